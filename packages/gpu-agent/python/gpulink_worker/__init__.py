@@ -1,0 +1,1 @@
+"""gpulink worker: runs fastai jobs for the gpulink agent."""
