@@ -1,0 +1,140 @@
+import { statfs } from 'node:fs/promises';
+import { freemem, totalmem } from 'node:os';
+import { CheckStatus, type EnvironmentCheck } from '@gpulink/proto';
+import type { WarmPool } from '../jobs/warm-pool.js';
+import { WorkerProcess, type WorkerReady } from '../jobs/worker-process.js';
+
+const GIB = 1024 ** 3;
+
+/**
+ * What the worker's Python can do, learnt from a worker's `ready` report: the warm spare's when the
+ * pool has one (no extra process), otherwise a worker started only to report and stopped.
+ */
+export class Environment {
+  #cached: Promise<WorkerReady> | undefined;
+
+  constructor(
+    readonly python: string,
+    private readonly pool: WarmPool,
+  ) {}
+
+  /** The report, probed once and cached; a failed probe is retried on the next call. */
+  probe(): Promise<WorkerReady> {
+    if (!this.#cached) {
+      const spare = this.pool.peek();
+      const attempt = spare ? spare.ready : probeOnce(this.python);
+      this.#cached = attempt;
+      attempt.catch(() => {
+        if (this.#cached === attempt) this.#cached = undefined;
+      });
+    }
+    return this.#cached;
+  }
+
+  /** The doctor report: what the seed notebook checked by hand, each with a fix. */
+  async checks(stateDir: string): Promise<EnvironmentCheck[]> {
+    const out: EnvironmentCheck[] = [];
+    const add = (id: string, title: string, status: CheckStatus, detail: string, fixHint = '') =>
+      out.push({ id, title, status, detail, fixHint: status === CheckStatus.CHECK_STATUS_OK ? '' : fixHint });
+    let ready: WorkerReady | undefined;
+    try {
+      ready = await this.probe();
+      add(
+        'python',
+        'Python runs the gpulink worker',
+        CheckStatus.CHECK_STATUS_OK,
+        `${ready.pythonVersion} (${ready.pythonExecutable})`,
+      );
+    } catch (error) {
+      add(
+        'python',
+        'Python runs the gpulink worker',
+        CheckStatus.CHECK_STATUS_FAIL,
+        (error as Error).message,
+        `run \`gpulink-agent setup --python ${this.python}\` to install torch and fastai`,
+      );
+    }
+    if (ready) {
+      const [major, minor] = ready.fastaiVersion.split('.').map(Number);
+      add(
+        'python.torch',
+        'torch is importable',
+        ready.torchVersion ? CheckStatus.CHECK_STATUS_OK : CheckStatus.CHECK_STATUS_FAIL,
+        ready.torchVersion || 'missing',
+        'run `gpulink-agent setup`',
+      );
+      add(
+        'python.fastai',
+        'fastai 2.8 is importable',
+        major === 2 && (minor ?? 0) >= 8 ? CheckStatus.CHECK_STATUS_OK : CheckStatus.CHECK_STATUS_WARN,
+        ready.fastaiVersion || 'missing',
+        'gpulink is tested with fastai 2.8.8: run `gpulink-agent setup`',
+      );
+      add(
+        'cuda',
+        'CUDA is available to torch',
+        ready.cudaAvailable ? CheckStatus.CHECK_STATUS_OK : CheckStatus.CHECK_STATUS_WARN,
+        ready.cudaAvailable
+          ? `CUDA ${ready.cudaVersion}, ${ready.gpus.length} GPU(s)`
+          : 'no usable GPU: jobs train on the CPU',
+        'on Colab: Runtime > Change runtime type > GPU; elsewhere check `nvidia-smi` and the driver',
+      );
+      add(
+        'cudnn',
+        'cuDNN is enabled',
+        ready.cudnnEnabled ? CheckStatus.CHECK_STATUS_OK : CheckStatus.CHECK_STATUS_WARN,
+        ready.cudnnEnabled ? `cuDNN ${ready.cudnnVersion}` : 'cuDNN is not in use (expected without a GPU)',
+        'install a torch build with CUDA and cuDNN',
+      );
+      for (const gpu of ready.gpus) {
+        add(
+          `gpu.${gpu.index}`,
+          `GPU ${gpu.index}`,
+          CheckStatus.CHECK_STATUS_OK,
+          `${gpu.name}, ${(gpu.memoryTotalBytes / GIB).toFixed(1)} GiB, compute ${gpu.computeCapability}`,
+        );
+      }
+    }
+    const freeRam = freemem();
+    add(
+      'host.memory',
+      'Host RAM',
+      freeRam < 2 * GIB ? CheckStatus.CHECK_STATUS_WARN : CheckStatus.CHECK_STATUS_OK,
+      `${(freeRam / GIB).toFixed(1)} GiB free of ${(totalmem() / GIB).toFixed(1)} GiB`,
+      'less than 2 GiB free: lower the batch size, or free memory on the agent machine',
+    );
+    try {
+      const fs = await statfs(stateDir);
+      const free = fs.bavail * fs.bsize;
+      add(
+        'state.disk',
+        'Space for the state dir',
+        free < 2 * GIB ? CheckStatus.CHECK_STATUS_WARN : CheckStatus.CHECK_STATUS_OK,
+        `${(free / GIB).toFixed(1)} GiB free at ${stateDir}`,
+        'free disk space or point --state-dir elsewhere (on Colab, Google Drive survives a recycle)',
+      );
+    } catch (error) {
+      add(
+        'state.disk',
+        'Space for the state dir',
+        CheckStatus.CHECK_STATUS_FAIL,
+        (error as Error).message,
+        'check --state-dir',
+      );
+    }
+    return out;
+  }
+}
+
+async function probeOnce(python: string): Promise<WorkerReady> {
+  const worker = new WorkerProcess(python);
+  try {
+    return await worker.ready;
+  } finally {
+    worker.kill('SIGKILL');
+  }
+}
+
+export function worstStatus(checks: EnvironmentCheck[]): CheckStatus {
+  return checks.reduce((w, c) => Math.max(w, c.status), CheckStatus.CHECK_STATUS_OK) as CheckStatus;
+}

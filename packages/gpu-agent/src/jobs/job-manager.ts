@@ -1,0 +1,658 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  ErrorKind,
+  type Job,
+  type JobError,
+  JobEvent,
+  JobSpec,
+  JobState,
+  type LogLine,
+  LogStream,
+  type StatsSample,
+} from '@gpulink/proto';
+import { contractType, validateJson } from '../rpc/contract.js';
+import { failedPrecondition, invalidArgument, notFound, unavailable } from '../rpc/status-error.js';
+import { newJobId } from './ids.js';
+import { mainDataRef, resolveRef, type SpecContext, validateSpec } from './job-spec.js';
+import { applyEvent, isTerminal } from './job-state.js';
+import { type JobRecord, type JobStore, newJobSummary } from './job-store.js';
+import type { WarmPool } from './warm-pool.js';
+import { killLeftoverWorker, type WorkerProcess } from './worker-process.js';
+
+type EventKind = NonNullable<JobEvent['kind']>;
+
+export interface JobManagerOptions {
+  store: JobStore;
+  pool: WarmPool;
+  /** Resolves dataset ids to folders (NOT_FOUND when unknown). */
+  datasetDir(id: string): Promise<string>;
+  gpuCount: () => number;
+  /** Recent stats samples for post-mortems and stall warnings, oldest first (may be empty). */
+  recentStats?: (sinceMs: number) => StatsSample[];
+  /** Grace between a cancel request and killing the worker. */
+  cancelGraceMs?: number;
+  /** Default stall warning threshold. */
+  stallWarningMs?: number;
+  log: (message: string) => void;
+}
+
+/** A job the manager holds in memory: its summary, and its events while it is active. */
+interface LiveJob {
+  record: JobRecord;
+  job: Job;
+  /** Every event, indexed by seq - 1, while the job is queued or running (and for watchers after). */
+  events: JobEvent[] | undefined;
+  wakers: Set<() => void>;
+  run?: RunningJob;
+}
+
+interface RunningJob {
+  worker: WorkerProcess;
+  cancelReason?: string;
+  timedOut?: boolean;
+  shuttingDown?: boolean;
+  done?: { outcome: string };
+  errorSent?: boolean;
+  logs: LogLine[];
+  lastProgressAt: number;
+  stallWarned: boolean;
+  timers: NodeJS.Timeout[];
+  /** Appends of the worker's output, chained so they keep the worker's order. */
+  pending: Promise<unknown>;
+}
+
+const JOB_EVENT_TYPE = contractType('JobEvent');
+const WORKER_EVENT_KINDS = new Set([
+  'log',
+  'fitStarted',
+  'batch',
+  'epochEnded',
+  'lrFindResult',
+  'artifact',
+  'interpretation',
+  'warning',
+  'error',
+  'predictions',
+]);
+const POST_MORTEM_LOG_LINES = 200;
+const POST_MORTEM_STATS_MS = 60_000;
+
+/**
+ * Owns every job: validation, the per-device queues, workers, the event logs and their watchers.
+ * Lifecycle per job: QUEUED -> STARTING -> RUNNING -> SUCCEEDED | FAILED | CANCELLED, or
+ * INTERRUPTED when the agent stops under it.
+ */
+export class JobManager {
+  readonly #o: Required<Omit<JobManagerOptions, 'recentStats'>> & Pick<JobManagerOptions, 'recentStats'>;
+  readonly #jobs = new Map<string, LiveJob>();
+  readonly #byKey = new Map<string, string>();
+  /** Queue of job ids per device ("cpu", "cuda:0"); the head is the running one. */
+  readonly #queues = new Map<string, string[]>();
+  #accepting = true;
+
+  constructor(options: JobManagerOptions) {
+    this.#o = { cancelGraceMs: 15_000, stallWarningMs: 120_000, ...options };
+  }
+
+  /** Loads the state dir. Jobs that were starting or running become INTERRUPTED; queued ones queue again. */
+  async init(): Promise<void> {
+    const loaded = await this.#o.store.loadAll(this.#o.log);
+    loaded.sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
+    for (const { record, job } of loaded) {
+      const live: LiveJob = { record, job, events: undefined, wakers: new Set() };
+      this.#jobs.set(record.id, live);
+      if (record.idempotencyKey) this.#byKey.set(record.idempotencyKey, record.id);
+      if (record.workerPid && killLeftoverWorker(record.workerPid)) {
+        this.#o.log(
+          `killed worker process group ${record.workerPid} left over by the previous agent (job ${record.id})`,
+        );
+      }
+      if (job.state === JobState.JOB_STATE_STARTING || job.state === JobState.JOB_STATE_RUNNING) {
+        await this.#loadEvents(live);
+        await this.#append(live, {
+          $case: 'stateChanged',
+          value: {
+            state: JobState.JOB_STATE_INTERRUPTED,
+            previous: job.state,
+            reason: 'the agent stopped while the job was running',
+          },
+        });
+        record.workerPid = undefined;
+        await this.#o.store.saveRecord(record);
+        await this.#finish(live);
+      } else if (job.state === JobState.JOB_STATE_QUEUED) {
+        await this.#loadEvents(live);
+        this.#enqueue(live);
+      }
+    }
+    this.#schedule();
+  }
+
+  #specContext(): SpecContext {
+    return {
+      datasetDir: (id) => this.#o.datasetDir(id),
+      jobFacts: (id) => {
+        const live = this.#jobs.get(id);
+        return live ? { state: live.job.state, artifacts: live.job.artifacts.map((a) => a.name) } : undefined;
+      },
+      gpuCount: this.#o.gpuCount(),
+    };
+  }
+
+  async submit(spec: JobSpec, idempotencyKey: string, unknownFields: string[] = []): Promise<Job> {
+    if (!this.#accepting) throw unavailable('the agent is shutting down');
+    if (unknownFields.length > 0) {
+      throw invalidArgument(
+        `unknown field(s) ${unknownFields.join(', ')}: this agent speaks an older gpulink.v1 revision; upgrade it`,
+      );
+    }
+    if (idempotencyKey.length > 128) throw invalidArgument('idempotency_key: at most 128 characters');
+    const existing = idempotencyKey ? this.#byKey.get(idempotencyKey) : undefined;
+    if (existing) return this.#view(this.#jobs.get(existing) as LiveJob);
+    const device = await validateSpec(spec, this.#specContext());
+    const record: JobRecord = { id: newJobId(), spec, createdAt: new Date(), device, idempotencyKey };
+    try {
+      await mkdir(this.#o.store.artifactsDir(record.id), { recursive: true, mode: 0o700 });
+      await this.#o.store.saveRecord(record);
+      const live: LiveJob = { record, job: newJobSummary(record), events: [], wakers: new Set() };
+      await this.#append(live, {
+        $case: 'stateChanged',
+        value: { state: JobState.JOB_STATE_QUEUED, previous: 0, reason: '' },
+      });
+      this.#jobs.set(record.id, live);
+      if (idempotencyKey) this.#byKey.set(idempotencyKey, record.id);
+      this.#enqueue(live);
+      this.#schedule();
+      return this.#view(live);
+    } catch (error) {
+      // Nothing half-written stays behind: a job either exists with its QUEUED event or not at all.
+      this.#jobs.delete(record.id);
+      await this.#o.store.closeLog(record.id).catch(() => undefined);
+      await rm(this.#o.store.jobDir(record.id), { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  get(id: string): Job {
+    return this.#view(this.#live(id));
+  }
+
+  list(filter: { states: JobState[]; tags: string[] }): Job[] {
+    return [...this.#jobs.values()]
+      .filter((l) => filter.states.length === 0 || filter.states.includes(l.job.state))
+      .filter((l) => filter.tags.every((t) => l.record.spec.tags.includes(t)))
+      .sort((a, b) => (a.record.id < b.record.id ? 1 : -1))
+      .map((l) => this.#view(l));
+  }
+
+  async cancel(id: string, reason: string): Promise<Job> {
+    const live = this.#live(id);
+    const why = reason || 'cancelled by a client';
+    const state = live.job.state;
+    if (isTerminal(state)) throw failedPrecondition(`job ${id} has already finished (${JobState[state]})`);
+    if (state === JobState.JOB_STATE_QUEUED) {
+      this.#dequeue(live);
+      await this.#append(live, {
+        $case: 'stateChanged',
+        value: { state: JobState.JOB_STATE_CANCELLED, previous: state, reason: why },
+      });
+      await this.#finish(live);
+    } else if (live.run && !live.run.cancelReason) {
+      this.#requestStop(live, why);
+    }
+    return this.#view(live);
+  }
+
+  async resume(id: string): Promise<Job> {
+    const live = this.#live(id);
+    if (live.job.state !== JobState.JOB_STATE_INTERRUPTED) {
+      throw failedPrecondition(
+        `job ${id} is ${JobState[live.job.state]}; only INTERRUPTED jobs can be resumed`,
+      );
+    }
+    await this.#loadEvents(live);
+    live.job.attempt += 1;
+    await this.#append(live, {
+      $case: 'stateChanged',
+      value: {
+        state: JobState.JOB_STATE_QUEUED,
+        previous: JobState.JOB_STATE_INTERRUPTED,
+        reason: 'resumed',
+      },
+    });
+    this.#enqueue(live);
+    this.#schedule();
+    return this.#view(live);
+  }
+
+  /**
+   * Sends events after `afterSeq` through `send`, in order: from memory or the log, then live as
+   * they are appended, until the terminal state change (or the end of the log with `replayOnly`).
+   */
+  async watch(
+    id: string,
+    afterSeq: number,
+    replayOnly: boolean,
+    send: (event: JobEvent) => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const live = this.#live(id);
+    let next = afterSeq + 1;
+    if (!live.events) {
+      // A finished job: its log on disk is complete.
+      for (const event of await this.#o.store.readEvents(id, afterSeq)) {
+        if (signal.aborted) return;
+        await send(event);
+      }
+      return;
+    }
+    const events = live.events;
+    while (!signal.aborted) {
+      while (next <= events.length) {
+        const event = events[next - 1] as JobEvent;
+        next++;
+        await send(event);
+        if (signal.aborted) return;
+      }
+      const last = events[events.length - 1];
+      const ended = last?.kind?.$case === 'stateChanged' && isTerminal(last.kind.value.state);
+      if (ended || replayOnly) return;
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          live.wakers.delete(wake);
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        live.wakers.add(wake);
+        signal.addEventListener('abort', wake);
+      });
+    }
+  }
+
+  /** Stops accepting jobs, asks running ones to stop, kills them after the grace period. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.#accepting = false;
+    const running = [...this.#jobs.values()].filter((l) => l.run);
+    for (const live of running) {
+      if (!live.run) continue;
+      live.run.shuttingDown = true;
+      live.run.worker.send({ cancel: { reason: 'the agent is shutting down' } });
+    }
+    await Promise.all(running.map((l) => l.run?.worker.stop(graceMs)));
+    // Let exit handlers record INTERRUPTED before the process ends.
+    await Promise.all(running.map((l) => this.#o.store.closeLog(l.record.id)));
+  }
+
+  /** Running jobs' worker pids, for per-process stats. */
+  runningWorkers(): Array<{ jobId: string; pid: number }> {
+    return [...this.#jobs.values()].flatMap((l) =>
+      l.run?.worker.pid ? [{ jobId: l.record.id, pid: l.run.worker.pid }] : [],
+    );
+  }
+
+  get runningCount(): number {
+    return [...this.#jobs.values()].filter((l) => l.run).length;
+  }
+
+  #live(id: string): LiveJob {
+    const live = this.#jobs.get(id);
+    if (!live) throw notFound(`job ${id} does not exist`);
+    return live;
+  }
+
+  #view(live: LiveJob): Job {
+    const queue = this.#queues.get(live.record.device) ?? [];
+    const position =
+      live.job.state === JobState.JOB_STATE_QUEUED ? Math.max(0, queue.indexOf(live.record.id)) : 0;
+    return { ...live.job, queuePosition: position };
+  }
+
+  async #loadEvents(live: LiveJob): Promise<void> {
+    if (!live.events) live.events = await this.#o.store.readEvents(live.record.id, 0);
+  }
+
+  /** Appends an event: memory, watchers and disk. Disk failures fail the caller. */
+  async #append(live: LiveJob, kind: EventKind): Promise<JobEvent> {
+    const event: JobEvent = {
+      seq: live.job.lastSeq + 1,
+      time: new Date(),
+      jobId: live.record.id,
+      attempt: live.job.attempt,
+      kind,
+    };
+    applyEvent(live.job, event);
+    live.events?.push(event);
+    for (const wake of [...live.wakers]) wake();
+    await this.#o.store.append(event);
+    return event;
+  }
+
+  /** After a terminal event: flush the log, release memory once watchers have what they need. */
+  async #finish(live: LiveJob): Promise<void> {
+    await this.#o.store.closeLog(live.record.id);
+    live.events = undefined;
+  }
+
+  #enqueue(live: LiveJob): void {
+    const q = this.#queues.get(live.record.device) ?? [];
+    if (!q.includes(live.record.id)) q.push(live.record.id);
+    this.#queues.set(live.record.device, q);
+  }
+
+  #dequeue(live: LiveJob): void {
+    const q = this.#queues.get(live.record.device);
+    if (q)
+      this.#queues.set(
+        live.record.device,
+        q.filter((id) => id !== live.record.id),
+      );
+  }
+
+  /** Starts the head of every idle device queue. */
+  #schedule(): void {
+    if (!this.#accepting) return;
+    for (const queue of this.#queues.values()) {
+      const head = queue[0];
+      if (!head) continue;
+      const live = this.#jobs.get(head);
+      if (!live || live.run || live.job.state !== JobState.JOB_STATE_QUEUED) continue;
+      this.#run(live).catch((error: unknown) => this.#o.log(`job ${head}: ${(error as Error).message}`));
+    }
+  }
+
+  async #run(live: LiveJob): Promise<void> {
+    const worker = this.#o.pool.take();
+    const run: RunningJob = {
+      worker,
+      logs: [],
+      lastProgressAt: Date.now(),
+      stallWarned: false,
+      timers: [],
+      pending: Promise.resolve(),
+    };
+    live.run = run;
+    live.record.workerPid = worker.pid;
+    try {
+      await this.#o.store.saveRecord(live.record);
+      await this.#append(live, {
+        $case: 'stateChanged',
+        value: { state: JobState.JOB_STATE_STARTING, previous: JobState.JOB_STATE_QUEUED, reason: '' },
+      });
+      this.#wire(live, run);
+      const ready = await worker.ready;
+      if (run.cancelReason) throw new Error('cancelled before start');
+      worker.send(await this.#envelope(live, ready.cudaAvailable));
+      await this.#append(live, {
+        $case: 'stateChanged',
+        value: { state: JobState.JOB_STATE_RUNNING, previous: JobState.JOB_STATE_STARTING, reason: '' },
+      });
+      this.#startTimers(live, run);
+    } catch (error) {
+      if (!run.cancelReason) {
+        run.errorSent = true;
+        await this.#appendError(live, {
+          kind: ErrorKind.ERROR_KIND_WORKER_START,
+          message: `the worker could not start: ${(error as Error).message}. Run \`gpulink-agent doctor\` on the agent's machine.`,
+        });
+      }
+      worker.kill('SIGKILL');
+    }
+    const exit = await worker.exited;
+    for (const t of run.timers) clearTimeout(t);
+    await this.#settle(live, run, exit);
+  }
+
+  async #envelope(live: LiveJob, cudaAvailable: boolean): Promise<object> {
+    const { record } = live;
+    const spec = record.spec;
+    const ref = mainDataRef(spec);
+    const ctx = this.#specContext();
+    const dataDir = ref ? ((await resolveRef(ref, 'data', ctx)) ?? null) : null;
+    const task = spec.task;
+    const workspaceDir =
+      task?.$case === 'script' && task.value.workspace
+        ? await resolveRef(task.value.workspace, 'workspace', ctx)
+        : null;
+    let modelPath: string | null = null;
+    if (task?.$case === 'predict') {
+      modelPath = join(
+        this.#o.store.artifactsDir(task.value.modelJobId),
+        task.value.modelArtifact || 'export.pkl',
+      );
+    }
+    const workDir = this.#o.store.workDir(record.id);
+    await mkdir(workDir, { recursive: true, mode: 0o700 });
+    const checkpoint = [...live.job.artifacts].reverse().find((a) => a.kind === 'checkpoint');
+    const resume =
+      live.job.attempt > 1 && checkpoint
+        ? {
+            completedEpochs: live.job.completedEpochs,
+            checkpoint: join(this.#o.store.artifactsDir(record.id), checkpoint.name),
+          }
+        : null;
+    if (record.device.startsWith('cuda') && !cudaAvailable) {
+      throw new Error(`the job was placed on ${record.device} but torch in the worker sees no CUDA device`);
+    }
+    return {
+      jobId: record.id,
+      attempt: live.job.attempt,
+      spec: JobSpec.toJSON(spec),
+      dataDir,
+      workspaceDir: workspaceDir ?? null,
+      artifactsDir: this.#o.store.artifactsDir(record.id),
+      workDir,
+      device: record.device,
+      modelPath,
+      resume,
+      batchEventsPerSecond: 10,
+    };
+  }
+
+  /** Turns the worker's output into events. */
+  #wire(live: LiveJob, run: RunningJob): void {
+    const { worker } = run;
+    // Events are appended strictly in the order the worker wrote them.
+    const enqueue = (fn: () => Promise<unknown>) => {
+      run.pending = run.pending
+        .then(fn)
+        .catch((error: unknown) => this.#o.log(`job ${live.record.id}: ${(error as Error).message}`));
+    };
+    worker.on('log', (stream, text) => {
+      const line: LogLine = {
+        stream: stream === 'stdout' ? LogStream.LOG_STREAM_STDOUT : LogStream.LOG_STREAM_STDERR,
+        text,
+      };
+      pushBounded(run.logs, line, POST_MORTEM_LOG_LINES);
+      enqueue(() => this.#append(live, { $case: 'log', value: line }));
+    });
+    worker.on('badLine', (text) =>
+      enqueue(() =>
+        this.#warn(
+          live,
+          'bad_worker_output',
+          `the worker wrote a line that is not JSON: ${text.slice(0, 200)}`,
+        ),
+      ),
+    );
+    worker.on('message', (message) => enqueue(() => this.#onWorkerMessage(live, run, message)));
+  }
+
+  async #onWorkerMessage(live: LiveJob, run: RunningJob, message: Record<string, unknown>): Promise<void> {
+    const keys = Object.keys(message);
+    const key = keys[0];
+    if (keys.length !== 1 || !key) {
+      await this.#warn(
+        live,
+        'bad_worker_output',
+        `a worker message must have exactly one key, got: ${keys.join(', ') || 'none'}`,
+      );
+      return;
+    }
+    if (key === 'done') {
+      const outcome = (message.done as { outcome?: unknown } | null)?.outcome;
+      if (outcome !== 'succeeded' && outcome !== 'cancelled') {
+        await this.#warn(
+          live,
+          'bad_worker_output',
+          `done.outcome must be "succeeded" or "cancelled", got ${JSON.stringify(outcome)}`,
+        );
+        return;
+      }
+      run.done = { outcome };
+      return;
+    }
+    if (!WORKER_EVENT_KINDS.has(key)) {
+      await this.#warn(live, 'bad_worker_output', `the worker sent an unknown message "${key}"`);
+      return;
+    }
+    const problem = validateJson(JOB_EVENT_TYPE, message, 'event');
+    if (problem) {
+      await this.#warn(live, 'bad_worker_output', `the worker sent an invalid ${key} event: ${problem}`);
+      return;
+    }
+    const kind = JobEvent.fromJSON(message).kind;
+    if (!kind) return;
+    if (kind.$case === 'batch' || kind.$case === 'epochEnded' || kind.$case === 'fitStarted') {
+      run.lastProgressAt = Date.now();
+      run.stallWarned = false;
+    }
+    if (kind.$case === 'error') {
+      run.errorSent = true;
+      await this.#appendError(live, kind.value);
+      return;
+    }
+    await this.#append(live, kind);
+  }
+
+  /** Appends an error with its post-mortem: the last minute of stats and the last log lines. */
+  async #appendError(
+    live: LiveJob,
+    error: Partial<JobError> & { kind: ErrorKind; message: string },
+  ): Promise<void> {
+    const value: JobError = {
+      exceptionType: '',
+      traceback: '',
+      signal: '',
+      exitCode: undefined,
+      peakCudaMemoryBytes: 0,
+      ...error,
+      postMortem: {
+        stats: this.#o.recentStats?.(Date.now() - POST_MORTEM_STATS_MS) ?? [],
+        logs: [...(live.run?.logs ?? [])],
+      },
+    };
+    await this.#append(live, { $case: 'error', value });
+  }
+
+  async #warn(live: LiveJob, code: string, message: string): Promise<void> {
+    const stats = this.#o.recentStats?.(Date.now() - 5_000).at(-1);
+    await this.#append(live, { $case: 'warning', value: { code, message, stats } });
+  }
+
+  #startTimers(live: LiveJob, run: RunningJob): void {
+    const spec = live.record.spec;
+    if (spec.timeoutMs > 0) {
+      run.timers.push(
+        setTimeout(() => {
+          run.timedOut = true;
+          this.#requestStop(live, `the job ran past its timeout of ${spec.timeoutMs} ms`);
+        }, spec.timeoutMs),
+      );
+    }
+    const stallMs = spec.stallWarningMs || this.#o.stallWarningMs;
+    const check = setInterval(
+      () => {
+        if (run.stallWarned || Date.now() - run.lastProgressAt < stallMs) return;
+        run.stallWarned = true;
+        const gpu = this.#o.recentStats?.(Date.now() - 5_000).at(-1)?.gpus[0];
+        const util =
+          gpu?.utilizationGpuPercent !== undefined
+            ? ` GPU utilisation is ${gpu.utilizationGpuPercent}%.`
+            : '';
+        this.#warn(
+          live,
+          'stalled',
+          `no training progress for ${Math.round(stallMs / 1000)} s while the worker is alive.${util}`,
+        ).catch(() => undefined);
+      },
+      Math.min(stallMs, 5_000),
+    );
+    run.timers.push(check);
+  }
+
+  /** Sticky cancel through the worker's stdin, then SIGTERM/SIGKILL of its group after the grace. */
+  #requestStop(live: LiveJob, reason: string): void {
+    const run = live.run;
+    if (!run || run.cancelReason) return;
+    run.cancelReason = reason;
+    this.#append(live, {
+      $case: 'log',
+      value: { stream: LogStream.LOG_STREAM_AGENT, text: `stopping: ${reason}` },
+    }).catch(() => undefined);
+    run.worker.send({ cancel: { reason } });
+    run.timers.push(setTimeout(() => run.worker.stop(5_000).catch(() => undefined), this.#o.cancelGraceMs));
+  }
+
+  /** Decides the terminal state from how the worker ended. */
+  async #settle(
+    live: LiveJob,
+    run: RunningJob,
+    exit: { code: number | null; signal: NodeJS.Signals | null },
+  ): Promise<void> {
+    await run.pending;
+    const previous = live.job.state;
+    let state: JobState;
+    let reason = '';
+    if (run.shuttingDown) {
+      state = JobState.JOB_STATE_INTERRUPTED;
+      reason = 'the agent shut down while the job was running';
+    } else if (run.timedOut) {
+      state = JobState.JOB_STATE_FAILED;
+      await this.#appendError(live, {
+        kind: ErrorKind.ERROR_KIND_TIMEOUT,
+        message: run.cancelReason ?? 'timed out',
+      });
+    } else if (run.cancelReason && (run.done?.outcome === 'cancelled' || exit.signal || !run.errorSent)) {
+      state = JobState.JOB_STATE_CANCELLED;
+      reason = run.cancelReason;
+    } else if (exit.code === 0 && run.done?.outcome === 'succeeded') {
+      state = JobState.JOB_STATE_SUCCEEDED;
+    } else if (exit.code === 0 && run.done?.outcome === 'cancelled') {
+      state = JobState.JOB_STATE_CANCELLED;
+      reason = 'cancelled';
+    } else {
+      state = JobState.JOB_STATE_FAILED;
+      if (!run.errorSent) {
+        if (exit.signal) {
+          await this.#appendError(live, {
+            kind: ErrorKind.ERROR_KIND_KILLED,
+            message: `the worker was killed by ${exit.signal}${exit.signal === 'SIGKILL' ? ' (often the kernel out-of-memory killer)' : ''}`,
+            signal: exit.signal,
+          });
+        } else {
+          await this.#appendError(live, {
+            kind: ErrorKind.ERROR_KIND_WORKER_EXIT,
+            message: `the worker exited with code ${exit.code} without reporting an error: ${run.worker.stderrTail() || 'no output'}`,
+            exitCode: exit.code ?? undefined,
+          });
+        }
+      }
+    }
+    live.run = undefined;
+    live.record.workerPid = undefined;
+    this.#dequeue(live);
+    try {
+      await this.#o.store.saveRecord(live.record);
+      await this.#append(live, { $case: 'stateChanged', value: { state, previous, reason } });
+      await this.#finish(live);
+    } finally {
+      this.#schedule();
+    }
+  }
+}
+
+function pushBounded<T>(list: T[], item: T, max: number): void {
+  list.push(item);
+  if (list.length > max) list.shift();
+}

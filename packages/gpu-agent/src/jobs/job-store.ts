@@ -1,0 +1,155 @@
+import type { FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
+import { writeFileAtomic } from '../state/state-dir.js';
+import { applyEvent } from './job-state.js';
+
+/** What job.json holds: what the log cannot tell. Everything else is derived from events.ndjson. */
+export interface JobRecord {
+  id: string;
+  spec: JobSpec;
+  createdAt: Date;
+  device: string;
+  idempotencyKey: string;
+  /** Process group of the worker while one runs, so a restarted agent can kill what is left. */
+  workerPid?: number | undefined;
+}
+
+interface StoredRecord {
+  id: string;
+  spec: unknown;
+  createdAt: string;
+  device: string;
+  idempotencyKey: string;
+  workerPid?: number | undefined;
+}
+
+/**
+ * Job records and their append-only event logs, one folder per job:
+ * `jobs/<id>/job.json`, `jobs/<id>/events.ndjson` (one JobEvent per line, canonical JSON),
+ * `jobs/<id>/artifacts/`, `jobs/<id>/work/`.
+ */
+export class JobStore {
+  readonly #dir: string;
+  readonly #logs = new Map<string, { handle: Promise<FileHandle>; chain: Promise<void> }>();
+
+  constructor(jobsDir: string) {
+    this.#dir = jobsDir;
+  }
+
+  jobDir(id: string): string {
+    return join(this.#dir, id);
+  }
+  artifactsDir(id: string): string {
+    return join(this.#dir, id, 'artifacts');
+  }
+  workDir(id: string): string {
+    return join(this.#dir, id, 'work');
+  }
+
+  async saveRecord(record: JobRecord): Promise<void> {
+    const stored: StoredRecord = {
+      ...record,
+      spec: JobSpec.toJSON(record.spec),
+      createdAt: record.createdAt.toISOString(),
+    };
+    await writeFileAtomic(join(this.jobDir(record.id), 'job.json'), `${JSON.stringify(stored, null, 2)}\n`);
+  }
+
+  /** Every job on disk with its summary rebuilt from its log. Unreadable folders are reported, not fatal. */
+  async loadAll(onProblem: (message: string) => void): Promise<Array<{ record: JobRecord; job: Job }>> {
+    const out: Array<{ record: JobRecord; job: Job }> = [];
+    for (const id of await readdir(this.#dir)) {
+      try {
+        const stored = JSON.parse(await readFile(join(this.jobDir(id), 'job.json'), 'utf8')) as StoredRecord;
+        const record: JobRecord = {
+          ...stored,
+          spec: JobSpec.fromJSON(stored.spec),
+          createdAt: new Date(stored.createdAt),
+        };
+        const job = newJobSummary(record);
+        for (const event of await this.readEvents(id, 0)) applyEvent(job, event);
+        out.push({ record, job });
+      } catch (error) {
+        onProblem(`skipping job folder ${id}: ${(error as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Appends one event. Appends to one log are written in order; the promise settles when the line
+   * is handed to the OS. A failed write (e.g. disk full) rejects and leaves earlier lines intact.
+   */
+  append(event: JobEvent): Promise<void> {
+    const line = `${JSON.stringify(JobEvent.toJSON(event))}\n`;
+    let log = this.#logs.get(event.jobId);
+    if (!log) {
+      log = {
+        handle: open(join(this.jobDir(event.jobId), 'events.ndjson'), 'a', 0o600),
+        chain: Promise.resolve(),
+      };
+      this.#logs.set(event.jobId, log);
+    }
+    const handle = log.handle;
+    const write = log.chain.then(async () => {
+      await (await handle).appendFile(line);
+    });
+    log.chain = write.catch(() => undefined);
+    return write;
+  }
+
+  /** Waits for pending appends, syncs the log to disk and closes it (after a terminal event). */
+  async closeLog(jobId: string): Promise<void> {
+    const log = this.#logs.get(jobId);
+    if (!log) return;
+    this.#logs.delete(jobId);
+    await log.chain;
+    const handle = await log.handle;
+    await handle.sync().catch(() => undefined);
+    await handle.close();
+  }
+
+  /** Events with seq > afterSeq, from the log on disk. A torn last line (a crash mid-write) is dropped and cut off. */
+  async readEvents(id: string, afterSeq: number): Promise<JobEvent[]> {
+    const path = join(this.jobDir(id), 'events.ndjson');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    const end = text.lastIndexOf('\n') + 1;
+    if (end < text.length && !this.#logs.has(id)) await truncate(path, Buffer.byteLength(text.slice(0, end)));
+    const events: JobEvent[] = [];
+    for (const line of text.slice(0, end).split('\n')) {
+      if (!line) continue;
+      const event = JobEvent.fromJSON(JSON.parse(line));
+      if (event.seq > afterSeq) events.push(event);
+    }
+    return events;
+  }
+}
+
+export function newJobSummary(record: JobRecord): Job {
+  return {
+    id: record.id,
+    spec: record.spec,
+    state: JobState.JOB_STATE_UNSPECIFIED,
+    createdAt: record.createdAt,
+    startedAt: undefined,
+    finishedAt: undefined,
+    device: record.device,
+    queuePosition: 0,
+    lastSeq: 0,
+    attempt: 1,
+    completedEpochs: 0,
+    totalEpochs: 0,
+    lastEpoch: undefined,
+    artifacts: [],
+    error: undefined,
+    stateReason: '',
+  };
+}

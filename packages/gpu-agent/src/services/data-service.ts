@@ -1,0 +1,83 @@
+import { open, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DataServiceServer } from '@gpulink/proto';
+import { status } from '@grpc/grpc-js';
+import { type DatasetStore, MAX_CHUNK_BYTES } from '../data/dataset-store.js';
+import type { JobManager } from '../jobs/job-manager.js';
+import type { JobStore } from '../jobs/job-store.js';
+import { clientStream, type OpenStreams, serverStream, unary } from '../rpc/handlers.js';
+import { invalidArgument, notFound, StatusError } from '../rpc/status-error.js';
+
+const DOWNLOAD_CHUNK = 256 * 1024;
+
+export function createDataService(deps: {
+  datasets: DatasetStore;
+  jobs: JobManager;
+  store: JobStore;
+  open: OpenStreams;
+}): DataServiceServer {
+  const { datasets, jobs } = deps;
+  return {
+    prepareUpload: unary(async (req) => {
+      const { id, missing, alreadyCommitted } = await datasets.prepare(req.files);
+      return { datasetId: id, missing, alreadyCommitted, maxChunkBytes: MAX_CHUNK_BYTES };
+    }),
+    uploadBlobs: clientStream(async (requests) => {
+      const completed: string[] = [];
+      let received = 0;
+      for await (const chunk of requests) {
+        const done = await datasets.receiveChunk({
+          sha256: chunk.sha256,
+          offset: chunk.offset,
+          data: chunk.data,
+          sizeBytes: chunk.sizeBytes,
+        });
+        received += chunk.data.length;
+        if (done) completed.push(chunk.sha256);
+      }
+      return { completedSha256: completed, receivedBytes: received };
+    }),
+    commitDataset: unary(async (req) => ({ dataset: await datasets.commit(req.name, req.files) })),
+    listDatasets: unary(async (req) => {
+      const size = req.pageSize || 50;
+      if (size > 1000) throw invalidArgument('page_size: at most 1000');
+      const all = await datasets.list();
+      const start = req.pageToken ? Number(Buffer.from(req.pageToken, 'base64url').toString('utf8')) : 0;
+      if (!Number.isInteger(start) || start < 0)
+        throw invalidArgument('page_token: not a token from ListDatasets');
+      const more = start + size < all.length;
+      return {
+        datasets: all.slice(start, start + size),
+        nextPageToken: more ? Buffer.from(String(start + size)).toString('base64url') : '',
+      };
+    }),
+    deleteDataset: unary(async (req) => {
+      await datasets.delete(req.datasetId);
+      return {};
+    }),
+    listArtifacts: unary(async (req) => ({ artifacts: jobs.get(req.jobId).artifacts })),
+    downloadArtifact: serverStream(deps.open, async (req, send, signal) => {
+      const artifact = jobs.get(req.jobId).artifacts.find((a) => a.name === req.name);
+      if (!artifact) throw notFound(`job ${req.jobId} has no artifact "${req.name}"`);
+      const path = join(deps.store.artifactsDir(req.jobId), ...artifact.name.split('/'));
+      const size = (await stat(path)).size;
+      if (req.offset > size)
+        throw new StatusError(status.OUT_OF_RANGE, `offset ${req.offset} is past the end (${size} bytes)`);
+      const handle = await open(path, 'r');
+      try {
+        let offset = req.offset;
+        let first = true;
+        do {
+          const buf = Buffer.alloc(Math.min(DOWNLOAD_CHUNK, size - offset));
+          const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
+          await send({ offset, data: buf.subarray(0, bytesRead), artifact: first ? artifact : undefined });
+          first = false;
+          offset += bytesRead;
+          if (bytesRead === 0) break;
+        } while (offset < size && !signal.aborted);
+      } finally {
+        await handle.close();
+      }
+    }),
+  };
+}

@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+/** A real agent process for tests: `gpulink-agent serve --port 0 --json` on 127.0.0.1. */
+export interface TestAgent {
+  url: string;
+  token: string;
+  port: number;
+  stateDir: string;
+  process: ChildProcess;
+  /** SIGTERM and wait (graceful); removes the state dir unless `keepState`. */
+  stop(options?: { keepState?: boolean }): Promise<void>;
+  /** Sends a signal to the agent process (e.g. SIGKILL to simulate a crash). */
+  kill(signal?: NodeJS.Signals): void;
+  /** Starts a new agent process on the same state dir and port (after stop or kill). */
+  restart(): Promise<void>;
+}
+
+export interface TestAgentOptions {
+  stateDir?: string;
+  warmWorkers?: number;
+  env?: Record<string, string>;
+  extraArgs?: string[];
+}
+
+const binPath = fileURLToPath(new URL('./bin.js', import.meta.url));
+
+/** Starts the built agent (dist/bin.js) with a temporary state dir; always `stop()` it in `finally`. */
+export async function startTestAgent(options: TestAgentOptions = {}): Promise<TestAgent> {
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'gpulink-agent-test-')));
+  let port = 0;
+  const launch = async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        binPath,
+        'serve',
+        '--json',
+        '--port',
+        String(port),
+        '--state-dir',
+        stateDir,
+        '--warm-workers',
+        String(options.warmWorkers ?? 0),
+        ...(options.extraArgs ?? []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } },
+    );
+    const stderr: string[] = [];
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+    const line = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+      rl.once('line', resolve);
+      child.once('exit', (code) =>
+        reject(new Error(`the agent exited (${code}) before it was ready: ${stderr.join('')}`)),
+      );
+    });
+    const ready = JSON.parse(line) as { url: string; port: number };
+    port = ready.port;
+    return { child, url: ready.url };
+  };
+  let current = await launch();
+  const agent: TestAgent = {
+    url: current.url,
+    token: new URL(current.url).username,
+    port,
+    stateDir,
+    process: current.child,
+    async stop(o = {}) {
+      const child = agent.process;
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      if (!o.keepState && !options.stateDir) await rm(stateDir, { recursive: true, force: true });
+    },
+    kill(signal = 'SIGKILL') {
+      agent.process.kill(signal);
+    },
+    async restart() {
+      const child = agent.process;
+      if (child.exitCode === null && child.signalCode === null)
+        await new Promise((resolve) => child.once('exit', resolve));
+      current = await launch();
+      agent.process = current.child;
+      agent.url = current.url;
+    },
+  };
+  return agent;
+}
