@@ -1,0 +1,295 @@
+// A real agent process, real gRPC, no training: authentication, validation, datasets.
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AgentServiceService,
+  type CommitDatasetResponse,
+  DataServiceService,
+  JobServiceService,
+  JobSpec,
+  type PrepareUploadResponse,
+  SubmitJobRequest,
+} from '@gpulink/proto';
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestAgent, type TestAgent } from '../dist/testing.js';
+import { rawClients, unaryCall } from './test-utils/clients.js';
+
+let agent: TestAgent;
+let c: ReturnType<typeof rawClients>;
+
+beforeAll(async () => {
+  agent = await startTestAgent();
+  c = rawClients(agent.port, agent.token);
+});
+afterAll(async () => {
+  c?.close();
+  await agent?.stop();
+});
+
+const submit = (spec: unknown) =>
+  unaryCall((cb) =>
+    c.jobs.submitJob({ spec: JobSpec.fromPartial(spec as JobSpec), idempotencyKey: '' }, c.metadata(), cb),
+  );
+
+async function expectStatus(p: Promise<unknown>, code: status, text: string | RegExp): Promise<void> {
+  const error = (await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as ServiceError | undefined;
+  expect(error, 'the call should have failed').toBeDefined();
+  expect(status[error?.code ?? 0]).toBe(status[code]);
+  expect(error?.details).toMatch(text);
+}
+
+describe('authentication', () => {
+  const services = [
+    ['AgentService', AgentServiceService],
+    ['JobService', JobServiceService],
+    ['DataService', DataServiceService],
+  ] as const;
+  // Every method of every service, from the generated definitions: a new RPC cannot slip through.
+  const methods = services.flatMap(([, def]) => Object.values(def).map((m) => m));
+
+  it.each([
+    ['no token', undefined, /missing token/],
+    ['a wrong token', 'x'.repeat(32), /wrong token/],
+  ])('refuses every RPC with %s', async (_label, token, message) => {
+    const { Client: GrpcClient, credentials } = await import('@grpc/grpc-js');
+    const raw = new GrpcClient(`127.0.0.1:${agent.port}`, credentials.createInsecure());
+    try {
+      for (const m of methods) {
+        const md = new Metadata();
+        if (token) md.set('authorization', `Bearer ${token}`);
+        const error = await new Promise<ServiceError>((resolve) => {
+          const serialize = (x: Buffer) => x;
+          const deserialize = (x: Buffer) => x;
+          if (m.requestStream) {
+            const s = raw.makeClientStreamRequest(m.path, serialize, deserialize, md, (e) =>
+              resolve(e as ServiceError),
+            );
+            s.end();
+          } else if (m.responseStream) {
+            const s = raw.makeServerStreamRequest(m.path, serialize, deserialize, Buffer.alloc(0), md);
+            s.on('error', resolve);
+            s.on('data', () => undefined);
+          } else {
+            raw.makeUnaryRequest(m.path, serialize, deserialize, Buffer.alloc(0), md, (e) =>
+              resolve(e as ServiceError),
+            );
+          }
+        });
+        expect(error?.code, m.path).toBe(status.UNAUTHENTICATED);
+        expect(error.details).toMatch(message);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('keeps grpc.health.v1 open', async () => {
+    const { Client: GrpcClient, credentials } = await import('@grpc/grpc-js');
+    const raw = new GrpcClient(`127.0.0.1:${agent.port}`, credentials.createInsecure());
+    // HealthCheckResponse { status: SERVING (1) } is the two bytes 08 01.
+    const reply = await new Promise<Buffer>((resolve, reject) =>
+      raw.makeUnaryRequest(
+        '/grpc.health.v1.Health/Check',
+        (x: Buffer) => x,
+        (x: Buffer) => x,
+        Buffer.alloc(0),
+        new Metadata(),
+        (e, r) => (e ? reject(e) : resolve(r as Buffer)),
+      ),
+    );
+    raw.close();
+    expect([...reply]).toEqual([8, 1]);
+  });
+});
+
+describe('SubmitJob validation', () => {
+  const digits = { source: { $case: 'agentPath', value: tmpdir() } };
+  const vision = (over: object) => ({
+    task: { $case: 'vision', value: { data: digits, epochs: 1, arch: 'resnet18', ...over } },
+  });
+
+  it.each([
+    ['no task', {}, status.INVALID_ARGUMENT, /spec\.task/],
+    ['zero epochs', vision({ epochs: 0 }), status.INVALID_ARGUMENT, /epochs: must be at least 1/],
+    [
+      'a regex without a group',
+      vision({ labels: { method: { $case: 'fileNameRegex', value: { pattern: '^\\w+\\.png$' } } } }),
+      status.INVALID_ARGUMENT,
+      /capture group/,
+    ],
+    [
+      'a broken regex',
+      vision({ labels: { method: { $case: 'fileNameRegex', value: { pattern: '^(unclosed' } } } }),
+      status.INVALID_ARGUMENT,
+      /not a valid regular expression/,
+    ],
+    [
+      'a missing dataset',
+      vision({ data: { source: { $case: 'datasetId', value: `ds_${'0'.repeat(24)}` } } }),
+      status.NOT_FOUND,
+      /does not exist/,
+    ],
+    [
+      'a missing agent path',
+      vision({ data: { source: { $case: 'agentPath', value: '/nonexistent/gpulink' } } }),
+      status.NOT_FOUND,
+      /does not exist/,
+    ],
+    [
+      'a relative agent path',
+      vision({ data: { source: { $case: 'agentPath', value: 'rel' } } }),
+      status.INVALID_ARGUMENT,
+      /absolute/,
+    ],
+    [
+      'an unknown metric',
+      vision({ metrics: ['accuracy', 'vibes'] }),
+      status.INVALID_ARGUMENT,
+      /unknown metric "vibes"/,
+    ],
+    [
+      'a negative lr',
+      vision({ lr: { value: { $case: 'fixed', value: -1 } } }),
+      status.INVALID_ARGUMENT,
+      /lr\.fixed/,
+    ],
+    [
+      'a subdir escaping the root',
+      vision({ data: { ...digits, subdir: '../etc' } }),
+      status.INVALID_ARGUMENT,
+      /"\.\." segment/,
+    ],
+    [
+      'a predict of an unknown job',
+      { task: { $case: 'predict', value: { modelJobId: 'job_0000000000deadbeef', inputs: digits } } },
+      status.NOT_FOUND,
+      /does not exist/,
+    ],
+  ])('refuses %s', async (_label, spec, code, message) => {
+    await expectStatus(submit(spec), code, message);
+  });
+
+  it('refuses a tabular target that is not a CSV column, naming the columns', async () => {
+    const dir = join(tmpdir(), `gpulink-csv-${process.pid}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, 'train.csv'), 'age,income,label\n1,2,yes\n');
+    const spec = {
+      task: {
+        $case: 'tabular',
+        value: {
+          data: { source: { $case: 'agentPath', value: dir } },
+          csvPath: 'train.csv',
+          target: 'salary',
+          epochs: 1,
+        },
+      },
+    };
+    await expectStatus(
+      submit(spec),
+      status.INVALID_ARGUMENT,
+      /"salary" is not in the CSV header \(age, income, label\)/,
+    );
+  });
+
+  it('refuses fields this agent does not know, instead of ignoring them', async () => {
+    const bytes = SubmitJobRequest.encode({
+      spec: JobSpec.fromPartial(vision({}) as JobSpec),
+      idempotencyKey: '',
+    }).finish();
+    // Field 99 of JobSpec (length-delimited), as a newer client might send: spec is field 1.
+    const extra = Buffer.from([0x9a, 0x06, 0x02, 0x68, 0x69]);
+    const spec = Buffer.from(JobSpec.encode(JobSpec.fromPartial(vision({}) as JobSpec)).finish());
+    const inner = Buffer.concat([spec, extra]);
+    const patched = Buffer.concat([Buffer.from([0x0a, inner.length]), inner]);
+    expect(bytes.length).toBeGreaterThan(0);
+    const { Client: GrpcClient, credentials } = await import('@grpc/grpc-js');
+    const raw = new GrpcClient(`127.0.0.1:${agent.port}`, credentials.createInsecure());
+    const p = new Promise((resolve, reject) =>
+      raw.makeUnaryRequest(
+        '/gpulink.v1.JobService/SubmitJob',
+        (x: Buffer) => x,
+        (x: Buffer) => x,
+        patched,
+        c.metadata(),
+        (e, r) => (e ? reject(e) : resolve(r)),
+      ),
+    );
+    await expectStatus(p, status.INVALID_ARGUMENT, /unknown field\(s\) spec\.\(field 99\)/);
+    raw.close();
+  });
+
+  it('records nothing for refused specs', async () => {
+    const listed = await unaryCall<{ jobs: unknown[] }>((cb) =>
+      c.jobs.listJobs({ pageSize: 0, pageToken: '', states: [], tags: [] }, c.metadata(), cb),
+    );
+    expect(listed.jobs).toEqual([]);
+    expect(await readdir(join(agent.stateDir, 'jobs'))).toEqual([]);
+  });
+});
+
+describe('datasets', () => {
+  const file = (path: string, text: string) => ({
+    path,
+    sizeBytes: Buffer.byteLength(text),
+    sha256: createHash('sha256').update(text).digest('hex'),
+  });
+
+  it.each([['../escape.txt'], ['/etc/passwd'], ['a/./b'], ['a\\b']])(
+    'refuses the manifest path %j and writes nothing',
+    async (path) => {
+      await expectStatus(
+        unaryCall((cb) => c.data.prepareUpload({ name: 'x', files: [file(path, 'x')] }, c.metadata(), cb)),
+        status.INVALID_ARGUMENT,
+        /path/,
+      );
+      await expectStatus(
+        unaryCall((cb) => c.data.commitDataset({ name: 'x', files: [file(path, 'x')] }, c.metadata(), cb)),
+        status.INVALID_ARGUMENT,
+        /path/,
+      );
+      expect(await readdir(join(agent.stateDir, 'datasets'))).toEqual([]);
+      expect(await readdir(join(agent.stateDir, 'uploads'))).toEqual([]);
+    },
+  );
+
+  it('uploads, dedups and commits a dataset; a wrong hash is DATA_LOSS', async () => {
+    const files = [file('a/1.txt', 'one'), file('b/2.txt', 'two two')];
+    const prep = await unaryCall<PrepareUploadResponse>((cb) =>
+      c.data.prepareUpload({ name: 'tiny', files }, c.metadata(), cb),
+    );
+    expect(prep.missing).toHaveLength(2);
+    const upload = (chunks: Array<{ sha256: string; offset: number; data: Buffer; sizeBytes: number }>) =>
+      new Promise<{ completedSha256: string[] }>((resolve, reject) => {
+        const s = c.data.uploadBlobs(c.metadata(), (e, r) =>
+          e ? reject(e) : resolve(r as { completedSha256: string[] }),
+        );
+        for (const ch of chunks) s.write(ch);
+        s.end();
+      });
+    await expectStatus(
+      upload([{ sha256: files[0]!.sha256, offset: 0, data: Buffer.from('eno'), sizeBytes: 3 }]),
+      status.DATA_LOSS,
+      /hash/,
+    );
+    const done = await upload([
+      { sha256: files[0]!.sha256, offset: 0, data: Buffer.from('one'), sizeBytes: 3 },
+      { sha256: files[1]!.sha256, offset: 0, data: Buffer.from('two '), sizeBytes: 7 },
+      { sha256: files[1]!.sha256, offset: 4, data: Buffer.from('two'), sizeBytes: 7 },
+    ]);
+    expect(done.completedSha256.sort()).toEqual([files[0]!.sha256, files[1]!.sha256].sort());
+    const again = await unaryCall<PrepareUploadResponse>((cb) =>
+      c.data.prepareUpload({ name: 'tiny', files }, c.metadata(), cb),
+    );
+    expect(again.missing).toEqual([]);
+    const committed = await unaryCall<CommitDatasetResponse>((cb) =>
+      c.data.commitDataset({ name: 'tiny', files }, c.metadata(), cb),
+    );
+    expect(committed.dataset).toMatchObject({ id: prep.datasetId, fileCount: 2, sizeBytes: 10 });
+  });
+});
