@@ -1,0 +1,160 @@
+import { connect } from '@gpulink/sdk';
+import type { Command } from 'commander';
+import { startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
+import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
+import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
+import { uploadFolder } from './data-source.js';
+import { formatBytes, formatPercent } from './format.js';
+
+export function registerAgentCommands(program: Command): void {
+  program
+    .command('up')
+    .description('start the embedded local agent in the background and use it')
+    .option('--json', 'the connection as JSON')
+    .addHelpText('after', '\nExample:\n  gpulink up && gpulink info')
+    .action(async (o: GlobalOptions, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const profile = await startLocalAgent({ onWait: (m) => process.stderr.write(`${m}\n`) });
+      if (outputMode(g) === 'json') printJson({ url: redactUrl(profile.url), local: profile.local });
+      else printLine(`local agent running (pid ${profile.local?.pid}) at ${redactUrl(profile.url)}`);
+    });
+
+  program
+    .command('down')
+    .description('stop the embedded local agent')
+    .addHelpText('after', '\nExample:\n  gpulink down')
+    .action(async () => {
+      const stopped = await stopLocalAgent();
+      const profile = await readProfile();
+      if (profile?.local) await clearProfile();
+      printLine(stopped ? 'local agent stopped' : 'no local agent was running');
+    });
+
+  program
+    .command('connect <URL>')
+    .description('check an agent URL and save it as the current profile (mode 0600)')
+    .addHelpText('after', '\nExample:\n  gpulink connect "gpulink://TOKEN@bore.pub:41234?fp=..."')
+    .action(async (url: string) => {
+      await using agent = await connect(url).catch((e: Error) => {
+        throw new CliError(`cannot connect: ${e.message}`);
+      });
+      await writeProfile({ url });
+      printLine(`connected to ${agent.info.hostname} (${agent.displayUrl}); saved as the current profile`);
+    });
+
+  program
+    .command('info')
+    .description("the agent's versions, CUDA/cuDNN and GPUs")
+    .option('--json', 'as JSON')
+    .option('--show-token', 'print the full URL with its token')
+    .addHelpText('after', '\nExample:\n  gpulink info')
+    .action(async (o: GlobalOptions & { showToken?: boolean }, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await withAgent(g, async (agent) => {
+        const info = await agent.getInfo();
+        if (outputMode(g) === 'json') return printJson(info);
+        const url = g.showToken ? ((await readProfile())?.url ?? agent.displayUrl) : agent.displayUrl;
+        printLine(
+          `agent      ${info.agentVersion} on ${info.hostname} (${info.platform}), protocol revision ${info.protocolRevision}`,
+        );
+        printLine(`url        ${url}`);
+        printLine(`python     ${info.pythonVersion ?? '-'} (${info.pythonExecutable})`);
+        printLine(`torch      ${info.torchVersion ?? 'missing'}   fastai ${info.fastaiVersion ?? 'missing'}`);
+        printLine(
+          `cuda       ${info.cudaAvailable ? `yes, CUDA ${info.cudaVersion}` : 'no'}   cuDNN ${info.cudnnEnabled ? (info.cudnnVersion ?? 'yes') : 'no'}`,
+        );
+        for (const gpu of info.gpus)
+          printLine(`gpu ${gpu.index}      ${gpu.name}, ${formatBytes(gpu.memoryTotalBytes)}`);
+        if (info.gpus.length === 0) printLine('gpus       none: jobs train on the CPU');
+        if (info.environmentError) printLine(`problem    ${info.environmentError}`);
+      });
+    });
+
+  program
+    .command('doctor')
+    .description("check the agent's training environment, with a fix for each problem")
+    .option('--json', 'one JSON object per check')
+    .addHelpText('after', '\nExample:\n  gpulink doctor')
+    .action(async (o: GlobalOptions, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await withAgent(g, async (agent) => {
+        const report = await agent.checkEnvironment();
+        if (outputMode(g) === 'json') {
+          for (const c of report.checks) printJson(c);
+        } else {
+          for (const c of report.checks) {
+            printLine(`${c.status.toUpperCase().padEnd(4)}  ${c.title}: ${c.detail}`);
+            if (c.fixHint) printLine(`      fix: ${c.fixHint}`);
+          }
+        }
+        if (report.overall === 'fail') process.exitCode = 1;
+      });
+    });
+
+  program
+    .command('stats')
+    .description("the agent machine's GPUs and RAM, as the seed notebook printed them; --watch refreshes")
+    .option('--watch', 'keep refreshing')
+    .option('--interval <ms>', 'milliseconds between samples', '1000')
+    .option('--json', 'NDJSON samples')
+    .addHelpText('after', '\nExample:\n  gpulink stats --watch')
+    .action(async (o: GlobalOptions & { watch?: boolean; interval: string }, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await withAgent(g, async (agent) => {
+        const mode = outputMode(g);
+        const abort = new AbortController();
+        process.once('SIGINT', () => abort.abort());
+        for await (const s of agent.stats({ intervalMs: Number(g.interval), signal: abort.signal })) {
+          if (mode === 'json') printJson(s);
+          else {
+            if (g.watch && mode === 'interactive') process.stdout.write('\x1b[H\x1b[2J');
+            printLine(`${s.time.toISOString()}  GPUs: ${s.gpus.length}`);
+            printLine(
+              `host RAM free: ${formatBytes(s.host.memoryAvailableBytes)} of ${formatBytes(s.host.memoryTotalBytes)}  CPU ${formatPercent(s.host.cpuPercent)}`,
+            );
+            for (const p of s.processes) printLine(`process size (${p.jobId}): ${formatBytes(p.rssBytes)}`);
+            for (const x of s.gpus) {
+              printLine(
+                `GPU ${x.index} ${x.name}: RAM free ${formatBytes(x.memoryFreeBytes)} | used ${formatBytes(x.memoryUsedBytes)} | util ${formatPercent(x.utilizationGpuPercent)} | total ${formatBytes(x.memoryTotalBytes)}`,
+              );
+            }
+          }
+          if (!g.watch) break;
+        }
+      });
+    });
+
+  const data = program.command('data').description('datasets on the agent');
+  data
+    .command('push <DIR>')
+    .description('upload a folder by content: only files the agent lacks are sent; a cut upload resumes')
+    .option('--name <name>', 'a name for lists')
+    .option('--json', 'the dataset as JSON')
+    .addHelpText('after', '\nExample:\n  gpulink data push ./pets --name pets')
+    .action(async (dir: string, o: GlobalOptions & { name?: string }, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await withAgent(g, async (agent) => {
+        const mode = outputMode(g);
+        const ds = await uploadFolder(agent, dir, mode, g.name);
+        if (mode === 'json') printJson(ds);
+        else printLine(ds.id);
+      });
+    });
+  data
+    .command('ls')
+    .description('list datasets')
+    .option('--json', 'one JSON object per dataset')
+    .addHelpText('after', '\nExample:\n  gpulink data ls')
+    .action(async (o: GlobalOptions, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await withAgent(g, async (agent) => {
+        for (const d of await agent.datasets.list()) {
+          if (outputMode(g) === 'json') printJson(d);
+          else
+            printLine(
+              `${d.id}  ${String(d.fileCount).padStart(7)} files  ${formatBytes(d.sizeBytes).padStart(9)}  ${d.name}`,
+            );
+        }
+      });
+    });
+}

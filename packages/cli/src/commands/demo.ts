@@ -1,0 +1,87 @@
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { connect } from '@gpulink/sdk';
+import type { Command } from 'commander';
+import { startLocalAgent } from '../config/local-agent.js';
+import { localAgentDir } from '../config/profile.js';
+import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
+import { uploadFolder } from './data-source.js';
+import { exitCodeFor, followJobPlain } from './follow.js';
+
+/**
+ * The README's main job: start the embedded agent, write scikit-learn's digits as an image folder,
+ * upload it, train a real classifier live, and end with the accuracy and the model's location.
+ */
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('train a real digit classifier on the embedded local agent, live')
+    .option('--epochs <n>', 'epochs to train', '4')
+    .option('--json', 'NDJSON events')
+    .addHelpText('after', '\nExample:\n  gpulink demo')
+    .action(async (o: GlobalOptions & { epochs: string }, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const mode = outputMode(g);
+      const note = (m: string) => (mode === 'json' ? undefined : process.stderr.write(`${m}\n`));
+      const profile = g.url ? { url: g.url } : await startLocalAgent({ onWait: note });
+      await using agent = await connect(profile.url);
+      const demoDir = join(localAgentDir(), '..', 'demo');
+      const digits = join(demoDir, 'digits');
+      note(`writing scikit-learn's 1,797 handwritten digits as PNG files to ${digits}`);
+      await rm(digits, { recursive: true, force: true });
+      await writeDigits(agent.info.pythonExecutable, digits);
+      const dataset = await uploadFolder(agent, digits, mode, 'digits');
+      const job = await agent.train.vision({
+        name: 'demo-digits',
+        tags: ['demo'],
+        data: { datasetId: dataset.id },
+        labels: { folder: { trainDir: 'train' } },
+        arch: 'resnet18',
+        pretrained: false,
+        imageSize: 32,
+        batchSize: 64,
+        validPct: 0.2,
+        seed: 42,
+        epochs: Number(g.epochs),
+        fitMethod: 'fit_one_cycle',
+        lr: 0.01,
+        metrics: ['accuracy'],
+      });
+      note(`training ${job.id} on ${agent.info.cudaAvailable ? agent.info.gpus[0]?.name : 'the CPU'}`);
+      let exitCode: number;
+      if (mode === 'interactive') {
+        const { followInTerminal } = await import('../ui/render.js');
+        exitCode = await followInTerminal(agent, job);
+      } else {
+        exitCode = exitCodeFor(await followJobPlain(job, mode));
+      }
+      const info = await job.refresh();
+      const accuracy = info.lastEpoch?.metrics.accuracy;
+      const model = info.artifacts.find((a) => a.kind === 'model');
+      if (info.state === 'succeeded' && model) {
+        const saved = await job.artifacts.download(model.name, join(demoDir, 'export.pkl'));
+        if (mode === 'json') printJson({ jobId: job.id, state: info.state, accuracy, model: saved.path });
+        else {
+          printLine(
+            `accuracy ${accuracy !== undefined ? `${(accuracy * 100).toFixed(1)}%` : 'unknown'} after ${info.completedEpochs} epochs`,
+          );
+          printLine(
+            `model: ${saved.path} (load it with fastai's load_learner; on the agent it is artifact ${model.name} of ${job.id})`,
+          );
+        }
+      }
+      process.exitCode = exitCode;
+    });
+}
+
+/** Runs the worker package's sample_data module with the agent's own Python (same machine). */
+async function writeDigits(python: string, out: string): Promise<void> {
+  const require = createRequire(import.meta.url);
+  const workerDir = join(dirname(require.resolve('@gpulink/gpu-agent/package.json')), 'python');
+  await promisify(execFile)(python, ['-m', 'gpulink_worker.sample_data', 'digits', out, '--size', '32'], {
+    env: { ...process.env, PYTHONPATH: workerDir },
+  });
+}

@@ -1,0 +1,121 @@
+import type { JobState } from '@gpulink/sdk';
+import type { Command } from 'commander';
+import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
+import { exitCodeFor, followJobPlain } from './follow.js';
+import { formatAge, formatBytes, formatNumber } from './format.js';
+
+export function registerJobs(program: Command): void {
+  program
+    .command('jobs')
+    .description('list jobs, newest first')
+    .option('--state <states>', 'comma-separated states to show, e.g. running,queued')
+    .option('--limit <n>', 'how many', '20')
+    .option('--json', 'one JSON object per job')
+    .addHelpText('after', '\nExample:\n  gpulink jobs --state running,queued')
+    .action(async (o: GlobalOptions & { state?: string; limit: string }, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await withAgent(g, async (agent) => {
+        const jobs = await agent.jobs.list({
+          states: g.state?.split(',') as JobState[] | undefined,
+          limit: Number(g.limit),
+        });
+        if (outputMode(g) === 'json') {
+          for (const j of jobs) printJson(j);
+          return;
+        }
+        if (jobs.length === 0) printLine('no jobs yet: try `gpulink demo`');
+        for (const j of jobs) {
+          const acc = j.lastEpoch?.metrics.accuracy;
+          printLine(
+            [
+              j.id,
+              j.state.padEnd(11),
+              (j.name || j.task.type).padEnd(16),
+              `${j.completedEpochs}/${j.totalEpochs || '?'} epochs`,
+              acc !== undefined ? `acc ${formatNumber(acc)}` : '',
+              formatAge(j.createdAt),
+            ].join('  '),
+          );
+        }
+      });
+    });
+
+  program
+    .command('watch <JOB>')
+    .description('follow a job live (from its first event, or after --after-seq)')
+    .option('--after-seq <n>', 'skip events up to this seq', '0')
+    .option('--json', 'NDJSON events')
+    .addHelpText('after', '\nExample:\n  gpulink watch job_0mb3k9x2a1f0c4d2e')
+    .action(async (jobId: string, o: GlobalOptions & { afterSeq: string }, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      process.exitCode = await withAgent(g, async (agent) => {
+        const job = await agent.jobs.get(jobId);
+        const mode = outputMode(g);
+        if (mode === 'interactive') {
+          const { followInTerminal } = await import('../ui/render.js');
+          return followInTerminal(agent, job);
+        }
+        return exitCodeFor(await followJobPlain(job, mode, { afterSeq: Number(g.afterSeq) }));
+      });
+    });
+
+  program
+    .command('logs <JOB>')
+    .description("print a job's output; -f keeps following it")
+    .option('-f, --follow', 'keep printing until the job ends')
+    .option('--json', 'NDJSON log events')
+    .addHelpText('after', '\nExample:\n  gpulink logs job_0mb3k9x2a1f0c4d2e -f')
+    .action(async (jobId: string, o: GlobalOptions & { follow?: boolean }, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await withAgent(g, async (agent) => {
+        const job = await agent.jobs.get(jobId);
+        const mode = outputMode(g) === 'json' ? 'json' : 'plain';
+        await followJobPlain(job, mode, { replayOnly: !g.follow, logsOnly: true });
+      });
+    });
+
+  program
+    .command('cancel <JOB>')
+    .description('stop a job (queued: at once; running: within about one batch)')
+    .option('--json', 'the job as JSON')
+    .addHelpText('after', '\nExample:\n  gpulink cancel job_0mb3k9x2a1f0c4d2e')
+    .action(async (jobId: string, o: GlobalOptions, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await withAgent(g, async (agent) => {
+        const info = await agent.jobs.cancel(jobId, { reason: 'cancelled with gpulink cancel' });
+        if (outputMode(g) === 'json') printJson(info);
+        else printLine(`${info.id} ${info.state === 'cancelled' ? 'cancelled' : 'is stopping'}`);
+      });
+    });
+
+  program
+    .command('pull <JOB> [ARTIFACT]')
+    .description("download a job's artifact (default: its model, export.pkl); resumes a cut download")
+    .option('-o, --output <path>', 'where to write it (default: the artifact name in the current folder)')
+    .option('--json', 'the result as JSON')
+    .addHelpText('after', '\nExample:\n  gpulink pull job_0mb3k9x2a1f0c4d2e export.pkl -o model.pkl')
+    .action(
+      async (
+        jobId: string,
+        artifact: string | undefined,
+        o: GlobalOptions & { output?: string },
+        cmd: Command,
+      ) => {
+        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        await withAgent(g, async (agent) => {
+          const job = await agent.jobs.get(jobId);
+          const artifacts = await job.artifacts.list();
+          const name = artifact ?? artifacts.find((a) => a.kind === 'model')?.name;
+          if (!name)
+            throw new CliError(
+              `${jobId} has no model artifact; it has: ${artifacts.map((a) => a.name).join(', ') || 'none'}`,
+            );
+          const { basename } = await import('node:path');
+          const result = await job.artifacts.download(name, g.output ?? basename(name));
+          if (outputMode(g) === 'json') printJson(result);
+          else
+            printLine(`${result.path}: ${formatBytes(result.sizeBytes)}, sha256 ${result.sha256} verified`);
+        });
+      },
+    );
+}

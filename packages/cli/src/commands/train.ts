@@ -1,0 +1,290 @@
+import type { FitMethod, JobOptions, VisionLabels } from '@gpulink/sdk';
+import type { Command } from 'commander';
+import { CliError, type GlobalOptions, outputMode, withAgent } from './context.js';
+import { resolveDataArg } from './data-source.js';
+import { followOrDetach } from './run-job.js';
+
+interface CommonTrainOptions extends GlobalOptions {
+  epochs?: string;
+  lr?: string;
+  fit?: string;
+  bs?: string;
+  validPct?: string;
+  seed?: string;
+  metrics?: string;
+  name?: string;
+  tag?: string[];
+  cpu?: boolean;
+  checkpoint?: boolean;
+  detach?: boolean;
+}
+
+const int = (flag: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new CliError(`${flag}: "${v}" is not a whole number`);
+  return n;
+};
+const num = (flag: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new CliError(`${flag}: "${v}" is not a number`);
+  return n;
+};
+const lrArg = (v: string | undefined): number | 'find' | undefined =>
+  v === 'find' ? 'find' : num('--lr', v);
+const fitArg = (v: string | undefined): FitMethod | undefined => {
+  if (v === undefined) return undefined;
+  if (v === 'fine_tune' || v === 'fit_one_cycle' || v === 'fit') return v;
+  throw new CliError(`--fit: "${v}" is not one of fine_tune, fit_one_cycle, fit`);
+};
+
+function jobOptions(o: CommonTrainOptions): JobOptions {
+  return {
+    name: o.name,
+    tags: o.tag,
+    gpuCount: o.cpu ? 0 : undefined,
+    checkpoint: o.checkpoint ? { everyEpoch: true } : undefined,
+  };
+}
+
+function labelsArg(v: string | undefined): VisionLabels | undefined {
+  if (!v || v === 'folder') return undefined;
+  if (v.startsWith('regex:')) return { fileNameRegex: v.slice('regex:'.length) };
+  if (v.startsWith('csv:')) return { csv: { path: v.slice('csv:'.length) } };
+  if (v.startsWith('folder:')) {
+    const [trainDir, validDir] = v.slice('folder:'.length).split(',');
+    return { folder: { trainDir: trainDir || undefined, validDir: validDir || undefined } };
+  }
+  throw new CliError(`--labels: "${v}" is not folder, folder:TRAIN[,VALID], regex:PATTERN or csv:FILE`);
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .option('--epochs <n>', 'epochs to train', '3')
+    .option('--lr <rate|find>', 'learning rate, or "find" to run the lr finder first')
+    .option('--fit <method>', 'fine_tune | fit_one_cycle | fit')
+    .option('--bs <n>', 'batch size')
+    .option('--valid-pct <p>', 'fraction held out for validation', undefined)
+    .option('--seed <n>', 'random seed')
+    .option('--metrics <list>', 'comma-separated fastai metrics, e.g. accuracy,error_rate')
+    .option('--name <name>', 'a name for job lists')
+    .option('--tag <tag...>', 'tags for filtering')
+    .option('--cpu', 'train on the CPU even when the agent has a GPU')
+    .option('--checkpoint', 'save a checkpoint every epoch (resumable after a recycled runtime)')
+    .option('--detach', 'print the job id and return instead of following')
+    .option('--json', 'NDJSON events on stdout');
+}
+
+export function registerTrain(program: Command): void {
+  const train = program.command('train').description('train a fastai model on the agent');
+  addCommon(
+    train
+      .command('vision <DATA>')
+      .description('train an image classifier (labels from folder names by default)')
+      .option('--arch <name>', 'torchvision or timm architecture', 'resnet18')
+      .option('--size <px>', 'image size in pixels')
+      .option('--no-pretrained', 'start from random weights (no download)')
+      .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE')
+      .option('--fp16', 'mixed precision on the GPU'),
+  )
+    .addHelpText(
+      'after',
+      '\nDATA: a local folder (uploaded), ds_<id>, agent:/path, fastai:NAME or an http(s) URL.\n\nExample:\n  gpulink train vision ./digits --labels folder:train --arch resnet18 --no-pretrained --size 32 --epochs 3',
+    )
+    .action(
+      async (
+        data: string,
+        o: CommonTrainOptions & {
+          arch: string;
+          size?: string;
+          pretrained: boolean;
+          labels?: string;
+          fp16?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        process.exitCode = await withAgent(g, async (agent) => {
+          const job = await agent.train.vision({
+            ...jobOptions(g),
+            data: await resolveDataArg(agent, data, outputMode(g)),
+            labels: labelsArg(g.labels),
+            arch: g.arch,
+            pretrained: g.pretrained,
+            imageSize: int('--size', g.size),
+            batchSize: int('--bs', g.bs),
+            validPct: num('--valid-pct', g.validPct),
+            seed: int('--seed', g.seed),
+            metrics: g.metrics?.split(','),
+            fp16: g.fp16,
+            epochs: int('--epochs', g.epochs),
+            lr: lrArg(g.lr),
+            fitMethod: fitArg(g.fit),
+          });
+          return followOrDetach(agent, job, g);
+        });
+      },
+    );
+
+  addCommon(
+    train
+      .command('tabular <CSV>')
+      .description('train a tabular model on a CSV file')
+      .requiredOption('--target <column>', 'the column to predict')
+      .option('--cat <cols>', 'comma-separated categorical columns')
+      .option('--cont <cols>', 'comma-separated continuous columns')
+      .option('--layers <sizes>', 'hidden layer sizes, e.g. 200,100')
+      .option('--regression', 'predict a number rather than a class'),
+  )
+    .addHelpText(
+      'after',
+      '\nExample:\n  gpulink train tabular ./breast_cancer.csv --target diagnosis --epochs 5',
+    )
+    .action(
+      async (
+        csv: string,
+        o: CommonTrainOptions & {
+          target: string;
+          cat?: string;
+          cont?: string;
+          layers?: string;
+          regression?: boolean;
+        },
+        cmd: Command,
+      ) => {
+        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const { dirname, basename } = await import('node:path');
+        process.exitCode = await withAgent(g, async (agent) => {
+          const data = await resolveDataArg(agent, dirname(csv), outputMode(g));
+          const job = await agent.train.tabular({
+            ...jobOptions(g),
+            data,
+            csvPath: basename(csv),
+            target: g.target,
+            categoricalColumns: g.cat?.split(','),
+            continuousColumns: g.cont?.split(','),
+            layers: g.layers?.split(',').map((x) => int('--layers', x) as number),
+            regression: g.regression,
+            batchSize: int('--bs', g.bs),
+            validPct: num('--valid-pct', g.validPct),
+            seed: int('--seed', g.seed),
+            metrics: g.metrics?.split(','),
+            epochs: int('--epochs', g.epochs),
+            lr: lrArg(g.lr),
+            fitMethod: fitArg(g.fit) as 'fit_one_cycle' | 'fit' | undefined,
+          });
+          return followOrDetach(agent, job, g);
+        });
+      },
+    );
+
+  program
+    .command('lr-find <DATA>')
+    .description("run fastai's learning-rate finder on an image folder and show the curve")
+    .option('--arch <name>', 'architecture', 'resnet18')
+    .option('--size <px>', 'image size in pixels')
+    .option('--bs <n>', 'batch size')
+    .option('--no-pretrained', 'start from random weights (no download)')
+    .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE')
+    .option('--cpu', 'run on the CPU')
+    .option('--detach', 'print the job id and return')
+    .option('--json', 'NDJSON events on stdout')
+    .addHelpText(
+      'after',
+      '\nExample:\n  gpulink lr-find ./digits --labels folder:train --no-pretrained --size 32',
+    )
+    .action(
+      async (
+        data: string,
+        o: CommonTrainOptions & { arch: string; size?: string; pretrained: boolean; labels?: string },
+        cmd: Command,
+      ) => {
+        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        process.exitCode = await withAgent(g, async (agent) => {
+          const job = await agent.lrFind({
+            ...jobOptions(g),
+            vision: {
+              data: await resolveDataArg(agent, data, outputMode(g)),
+              labels: labelsArg(g.labels),
+              arch: g.arch,
+              pretrained: g.pretrained,
+              imageSize: int('--size', g.size),
+              batchSize: int('--bs', g.bs),
+            },
+          });
+          return followOrDetach(agent, job, g);
+        });
+      },
+    );
+
+  program
+    .command('run <SCRIPT>')
+    .description('run your own fastai script on the agent; its folder is uploaded as the workspace')
+    .option('--data <DIR>', 'a dataset the script finds in $GPULINK_DATA')
+    .option('--env <NAME=VALUE...>', 'environment variables for the script')
+    .option('--cpu', 'run on the CPU')
+    .option('--detach', 'print the job id and return')
+    .option('--json', 'NDJSON events on stdout')
+    .argument('[ARGS...]', 'arguments after --, passed to the script')
+    .addHelpText('after', '\nExample:\n  gpulink run ./train_pets.py --data ./pets -- --epochs 4')
+    .action(
+      async (
+        script: string,
+        args: string[],
+        o: GlobalOptions & { data?: string; env?: string[]; cpu?: boolean; detach?: boolean },
+        cmd: Command,
+      ) => {
+        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const { dirname, basename, resolve } = await import('node:path');
+        process.exitCode = await withAgent(g, async (agent) => {
+          const mode = outputMode(g);
+          const env: Record<string, string> = {};
+          for (const pair of g.env ?? []) {
+            const i = pair.indexOf('=');
+            if (i <= 0) throw new CliError(`--env: "${pair}" is not NAME=VALUE`);
+            env[pair.slice(0, i)] = pair.slice(i + 1);
+          }
+          const job = await agent.runScript({
+            workspace: await resolveDataArg(agent, dirname(resolve(script)), mode),
+            entrypoint: basename(script),
+            args,
+            env,
+            data: g.data ? await resolveDataArg(agent, g.data, mode) : undefined,
+            gpuCount: g.cpu ? 0 : undefined,
+          });
+          return followOrDetach(agent, job, g);
+        });
+      },
+    );
+
+  program
+    .command('predict <JOB> <FILES...>')
+    .description("label files with a finished job's exported model")
+    .option('--top <k>', 'classes to show per file', '3')
+    .option('--json', 'NDJSON events on stdout')
+    .addHelpText('after', '\nExample:\n  gpulink predict job_0mb3k9x2a1f0c4d2e ./holdout/3_1790.png')
+    .action(async (jobId: string, files: string[], o: GlobalOptions & { top: string }, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const { mkdtemp, copyFile, rm } = await import('node:fs/promises');
+      const { tmpdir } = await import('node:os');
+      const { join, basename } = await import('node:path');
+      const staging = await mkdtemp(join(tmpdir(), 'gpulink-predict-'));
+      try {
+        const names = files.map((f, i) => `${i}-${basename(f)}`);
+        await Promise.all(files.map((f, i) => copyFile(f, join(staging, names[i] as string))));
+        process.exitCode = await withAgent(g, async (agent) => {
+          const inputs = await resolveDataArg(agent, staging, outputMode(g));
+          const job = await agent.predict({
+            model: jobId,
+            inputs,
+            inputPaths: names,
+            topK: int('--top', g.top),
+          });
+          return followOrDetach(agent, job, g);
+        });
+      } finally {
+        await rm(staging, { recursive: true, force: true });
+      }
+    });
+}

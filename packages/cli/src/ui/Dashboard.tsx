@@ -1,0 +1,113 @@
+import type { AgentClient, JobInfo } from '@gpulink/sdk';
+import { Box, Text, useApp, useInput, useStdout } from 'ink';
+import { useEffect, useState } from 'react';
+import { formatAge } from '../commands/format.js';
+import { GpuPanel } from './components/GpuPanel.js';
+import { JobDetail } from './components/JobDetail.js';
+import { useJobView } from './hooks/use-job-view.js';
+import { useStats } from './hooks/use-stats.js';
+
+/** `gpulink` in a terminal: GPUs and host, the job list, and the selected job in detail. */
+export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs?: number }) {
+  const { exit } = useApp();
+  const { stdout } = useStdout();
+  const width = stdout.columns ?? 100;
+  const { history, stale, error: statsError } = useStats(agent);
+  const [jobs, setJobs] = useState<JobInfo[]>([]);
+  const [listError, setListError] = useState<string | undefined>(undefined);
+  const [selected, setSelected] = useState(0);
+  const [confirmCancel, setConfirmCancel] = useState(false);
+  const [showLogs, setShowLogs] = useState(false);
+  const [note, setNote] = useState<string | undefined>(undefined);
+
+  useEffect(() => {
+    let alive = true;
+    const poll = () =>
+      agent.jobs.list({ limit: 20 }).then(
+        (list) => {
+          if (!alive) return;
+          setJobs(list);
+          setListError(undefined);
+        },
+        (e: Error) => alive && setListError(e.message),
+      );
+    poll();
+    const timer = setInterval(poll, pollMs);
+    return () => {
+      alive = false;
+      clearInterval(timer);
+    };
+  }, [agent, pollMs]);
+
+  const current = jobs[Math.min(selected, Math.max(0, jobs.length - 1))];
+  const { view } = useJobView(agent, current?.id);
+
+  useInput((input, key) => {
+    if (confirmCancel) {
+      if (input === 'y' && current) {
+        agent.jobs.cancel(current.id, { reason: 'cancelled from the dashboard' }).then(
+          () => setNote(`cancel sent to ${current.id}`),
+          (e: Error) => setNote(`cancel failed: ${e.message}`),
+        );
+      }
+      setConfirmCancel(false);
+      return;
+    }
+    if (input === 'q' || (key.ctrl && input === 'c')) exit();
+    else if (key.upArrow || input === 'k') setSelected((s) => Math.max(0, s - 1));
+    else if (key.downArrow || input === 'j') setSelected((s) => Math.min(jobs.length - 1, s + 1));
+    else if (input === 'c' && current) setConfirmCancel(true);
+    else if (input === 'l') setShowLogs((s) => !s);
+  });
+
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold color="cyan">
+          gpulink
+        </Text>{' '}
+        <Text dimColor>{agent.displayUrl}</Text>{' '}
+        <Text dimColor>
+          {agent.info.hostname} · torch {agent.info.torchVersion ?? '?'} · fastai{' '}
+          {agent.info.fastaiVersion ?? '?'}
+        </Text>
+        {stale ? <Text color="yellow"> reconnecting…</Text> : null}
+      </Text>
+      <Box borderStyle="round" paddingX={1} flexDirection="column">
+        <GpuPanel history={history} width={width} />
+        {statsError ? <Text color="red">stats: {statsError.message}</Text> : null}
+      </Box>
+      <Box flexDirection="row">
+        <Box
+          borderStyle="round"
+          paddingX={1}
+          flexDirection="column"
+          width={Math.min(46, Math.floor(width / 2.5))}
+        >
+          <Text bold>jobs</Text>
+          {jobs.length === 0 ? <Text dimColor>no jobs yet — try `gpulink demo`</Text> : null}
+          {jobs.map((j, i) => (
+            <Text key={j.id} inverse={i === selected} wrap="truncate-end">
+              {j.id.slice(-8)} {j.state.padEnd(11)} {j.name || j.task.type}{' '}
+              <Text dimColor>{formatAge(j.createdAt)}</Text>
+            </Text>
+          ))}
+          {listError ? <Text color="red">{listError}</Text> : null}
+        </Box>
+        <Box borderStyle="round" paddingX={1} flexDirection="column" flexGrow={1}>
+          {view ? (
+            <JobDetail view={view} logLines={showLogs ? 20 : 5} width={width - 50} />
+          ) : (
+            <Text dimColor>select a job</Text>
+          )}
+        </Box>
+      </Box>
+      {note ? <Text color="yellow">{note}</Text> : null}
+      {confirmCancel ? (
+        <Text color="yellow">cancel {current?.id}? y / n</Text>
+      ) : (
+        <Text dimColor>↑/↓ select · c cancel · l logs · q quit</Text>
+      )}
+    </Box>
+  );
+}

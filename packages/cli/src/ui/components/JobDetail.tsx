@@ -1,0 +1,162 @@
+import { Box, Text } from 'ink';
+import { formatBytes, formatDuration, formatNumber } from '../../commands/format.js';
+import { completedEpochs, type JobView } from '../job-view.js';
+import { bar, sparkline } from './bars.js';
+
+const STATE_COLOR: Record<string, string> = {
+  queued: 'gray',
+  starting: 'yellow',
+  running: 'cyan',
+  succeeded: 'green',
+  failed: 'red',
+  cancelled: 'magenta',
+  interrupted: 'magenta',
+};
+
+/** One job: progress, epochs, loss chart, lr_find curve, confusion matrix, log tail, outcome. */
+export function JobDetail({
+  view,
+  logLines = 6,
+  width = 80,
+}: {
+  view: JobView;
+  logLines?: number;
+  width?: number;
+}) {
+  const done = completedEpochs(view);
+  const planned = Math.max(view.plannedEpochs, done);
+  const b = view.batch;
+  const barWidth = Math.max(10, Math.min(40, width - 40));
+  return (
+    <Box flexDirection="column">
+      <Text>
+        <Text bold>{view.jobId}</Text>{' '}
+        <Text color={STATE_COLOR[view.state ?? ''] ?? 'white'}>{view.state ?? 'connecting…'}</Text>
+        {view.stateReason ? <Text dimColor> ({view.stateReason})</Text> : null}
+        {view.attempt > 1 ? <Text dimColor> attempt {view.attempt}</Text> : null}
+      </Text>
+      {planned > 0 ? (
+        <Text>
+          epochs {bar(done / planned, barWidth)} {done}/{planned}
+        </Text>
+      ) : null}
+      {b && view.state === 'running' ? (
+        <Text>
+          {b.phase === 'train' ? 'train ' : 'valid '} {bar(b.iter / Math.max(1, b.iters), barWidth)} {b.iter}/
+          {b.iters}
+          {b.smoothLoss !== undefined ? `  loss ${formatNumber(b.smoothLoss)}` : ''}
+          {b.itemsPerSecond > 0 ? `  ${Math.round(b.itemsPerSecond)} items/s` : ''}
+        </Text>
+      ) : null}
+      {view.epochs.length > 0 ? <EpochTable view={view} /> : null}
+      {view.trainLossSeries.length > 1 ? (
+        <Text>
+          <Text dimColor>loss </Text>
+          {sparkline(view.trainLossSeries, Math.max(10, width - 20))}
+          <Text dimColor> {formatNumber(view.trainLossSeries.at(-1))}</Text>
+        </Text>
+      ) : null}
+      {view.lrFind ? (
+        <Box flexDirection="column">
+          <Text>
+            <Text dimColor>lr_find </Text>
+            {sparkline(view.lrFind.losses, Math.max(10, width - 20))}
+          </Text>
+          <Text dimColor>
+            suggested: {view.lrFind.suggestions.map((s) => `${s.method} ${formatNumber(s.lr)}`).join('  ')}
+          </Text>
+        </Box>
+      ) : null}
+      {view.interpretation ? <Confusion view={view} /> : null}
+      {view.warnings.slice(-2).map((w, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: warnings have no identity beyond their order
+        <Text key={i} color="yellow">
+          warning: {w}
+        </Text>
+      ))}
+      {logLines > 0 && view.logs.length > 0 ? (
+        <Box flexDirection="column" marginTop={1}>
+          {view.logs.slice(-logLines).map((l, i) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: a log tail is positional
+            <Text
+              key={i}
+              dimColor={l.stream !== 'stderr'}
+              color={l.stream === 'stderr' ? 'yellow' : undefined}
+              wrap="truncate-end"
+            >
+              {l.text}
+            </Text>
+          ))}
+        </Box>
+      ) : null}
+      {view.failure ? (
+        <Text color="red">
+          {view.failure.kind}: {view.failure.message}
+        </Text>
+      ) : null}
+      {view.artifacts
+        .filter((a) => a.kind === 'model')
+        .map((a) => (
+          <Text key={a.name} color="green">
+            model {a.name} ({formatBytes(a.sizeBytes)}) — gpulink pull {view.jobId} {a.name}
+          </Text>
+        ))}
+    </Box>
+  );
+}
+
+function EpochTable({ view }: { view: JobView }) {
+  const names = view.metricNames.length ? view.metricNames : Object.keys(view.epochs.at(-1)?.metrics ?? {});
+  const header = ['epoch', 'train_loss', 'valid_loss', ...names, 'time'];
+  const rows = view.epochs
+    .slice(-8)
+    .map((e) => [
+      String(e.completedEpochs),
+      formatNumber(e.trainLoss),
+      formatNumber(e.validLoss),
+      ...names.map((n) => formatNumber(e.metrics[n])),
+      formatDuration(e.durationMs),
+    ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      <Text dimColor>{fmt(header)}</Text>
+      {rows.map((r) => (
+        <Text key={r[0]}>{fmt(r)}</Text>
+      ))}
+    </Box>
+  );
+}
+
+function Confusion({ view }: { view: JobView }) {
+  const interp = view.interpretation;
+  if (!interp) return null;
+  const classes = interp.classes;
+  if (classes.length > 12) {
+    const worst = interp.mostConfused.slice(0, 5).map((p) => `${p.actual}→${p.predicted} ×${p.count}`);
+    return <Text>most confused: {worst.join(', ') || 'none'}</Text>;
+  }
+  const w = Math.max(
+    3,
+    ...classes.map((c) => c.length),
+    ...interp.confusionMatrix.flat().map((n) => String(n).length),
+  );
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      <Text dimColor>confusion (rows actual, columns predicted)</Text>
+      <Text dimColor>{`${''.padStart(w)} ${classes.map((c) => c.padStart(w)).join(' ')}`}</Text>
+      {interp.confusionMatrix.map((row, i) => (
+        <Text key={classes[i]}>
+          <Text dimColor>{(classes[i] ?? '').padStart(w)}</Text>{' '}
+          {row.map((n, j) => (
+            // biome-ignore lint/suspicious/noArrayIndexKey: matrix cells are positional
+            <Text key={j} color={i === j ? 'green' : n > 0 ? 'red' : undefined} dimColor={n === 0}>
+              {String(n).padStart(w)}{' '}
+            </Text>
+          ))}
+        </Text>
+      ))}
+    </Box>
+  );
+}
