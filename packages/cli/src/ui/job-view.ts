@@ -35,7 +35,8 @@ export interface JobView {
       }
     | undefined;
   epochs: EpochMetrics[];
-  logs: LogLine[];
+  /** The log tail; seq keeps each line's identity for rendering. */
+  logs: Array<LogLine & { seq: number }>;
   warnings: string[];
   lrFind: LrFindResult | undefined;
   interpretation: Interpretation | undefined;
@@ -84,7 +85,7 @@ export function reduceJobView(view: JobView, event: JobEvent): JobView {
       v.stateReason = event.reason;
       break;
     case 'log':
-      v.logs = [...view.logs, { stream: event.stream, text: event.text }].slice(-LOG_TAIL);
+      v.logs = [...view.logs, { seq: event.seq, stream: event.stream, text: event.text }].slice(-LOG_TAIL);
       break;
     case 'fitStarted': {
       const done = view.epochs.at(-1)?.completedEpochs ?? 0;

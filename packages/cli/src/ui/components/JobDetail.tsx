@@ -76,10 +76,9 @@ export function JobDetail({
       ))}
       {logLines > 0 && view.logs.length > 0 ? (
         <Box flexDirection="column" marginTop={1}>
-          {view.logs.slice(-logLines).map((l, i) => (
-            // biome-ignore lint/suspicious/noArrayIndexKey: a log tail is positional
+          {view.logs.slice(-logLines).map((l) => (
             <Text
-              key={i}
+              key={l.seq}
               dimColor={l.stream !== 'stderr'}
               color={l.stream === 'stderr' ? 'yellow' : undefined}
               wrap="truncate-end"
