@@ -1,0 +1,241 @@
+// The local half of an upload: walking a folder into a manifest, hashing files without holding them in
+// memory, and the optional cache that spares re-hashing files that have not changed.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { GpulinkError, toGpulinkError } from './errors.js';
+
+/**
+ * Checks a dataset-relative path the way the agent will: "/"-separated, no leading "/", no drive letter,
+ * no empty, "." or ".." segment. Refusing them here means an unsafe path never leaves the machine.
+ * @internal
+ */
+export function checkRelativePath(path: string, what = 'path'): string {
+  const problem =
+    path === ''
+      ? 'it is empty'
+      : path.includes('\0')
+        ? 'it contains a NUL character'
+        : path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path)
+          ? 'it is absolute'
+          : path.split('/').some((s) => s === '..')
+            ? "it contains '..'"
+            : path.split('/').some((s) => s === '' || s === '.')
+              ? "it has an empty or '.' segment"
+              : undefined;
+  if (problem) throw new GpulinkError('INVALID_ARGUMENT', `${what} '${path}' is refused: ${problem}`);
+  return path;
+}
+
+/** One regular file of a dataset folder. @internal */
+export interface LocalFile {
+  /** Dataset-relative path with "/" separators. */
+  path: string;
+  /** Where it is on this machine. */
+  absolutePath: string;
+  sizeBytes: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+/**
+ * Lists every regular file under `root`, sorted by path. Symbolic links and special files are refused
+ * rather than followed: a link can point outside the folder, and the agent stores plain files only.
+ * @internal
+ */
+export async function walkFolder(root: string, filter?: (path: string) => boolean): Promise<LocalFile[]> {
+  let rootStat: Awaited<ReturnType<typeof stat>>;
+  try {
+    rootStat = await stat(root);
+  } catch (e) {
+    throw toGpulinkError(e);
+  }
+  if (!rootStat.isDirectory()) {
+    throw new GpulinkError(
+      'INVALID_ARGUMENT',
+      `${root} is not a folder; datasets are uploaded from a folder`,
+    );
+  }
+  const files: LocalFile[] = [];
+  async function visit(dir: string, prefix: string): Promise<void> {
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const entry of entries) {
+      const path = checkRelativePath(prefix + entry.name);
+      const absolutePath = join(dir, entry.name);
+      if (entry.isSymbolicLink()) {
+        throw new GpulinkError(
+          'INVALID_ARGUMENT',
+          `'${path}' in ${root} is a symbolic link; datasets hold regular files only (copy the file in instead)`,
+        );
+      }
+      if (entry.isDirectory()) {
+        if (filter && !filter(`${path}/`)) continue;
+        await visit(absolutePath, `${path}/`);
+      } else if (entry.isFile()) {
+        if (filter && !filter(path)) continue;
+        const s = await lstat(absolutePath);
+        files.push({ path, absolutePath, sizeBytes: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
+      } else {
+        throw new GpulinkError('INVALID_ARGUMENT', `'${path}' in ${root} is not a regular file or folder`);
+      }
+    }
+  }
+  try {
+    await visit(root, '');
+  } catch (e) {
+    throw toGpulinkError(e);
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * SHA-256 of a file (from `start`), read in chunks so a large file never sits in memory.
+ * @internal
+ */
+export async function sha256File(path: string, onBytes?: (n: number) => void): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    hash.update(chunk as Buffer);
+    onBytes?.((chunk as Buffer).length);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Where per-user caches go: `$XDG_CACHE_HOME` or `~/.cache` on Linux, `~/Library/Caches` on macOS,
+ * `%LOCALAPPDATA%` on Windows.
+ * @internal
+ */
+export function userCacheDir(): string {
+  if (process.platform === 'darwin') return join(homedir(), 'Library', 'Caches');
+  if (process.platform === 'win32') return process.env.LOCALAPPDATA ?? join(homedir(), 'AppData', 'Local');
+  return process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
+}
+
+/** @internal */
+export function defaultHashCachePath(): string {
+  return join(userCacheDir(), 'gpulink', 'sha256-cache.json');
+}
+
+type CacheEntry = [sizeBytes: number, mtimeMs: number, ino: number, sha256: string, hashedAtMs: number];
+
+/**
+ * A file's modification time is only trusted when it is older than the hash by more than the coarsest
+ * common timestamp granularity (FAT's 2 s): a file written again within the same tick as the hash
+ * would otherwise keep its stale hash (git's "racily clean" problem).
+ */
+const racyWindowMs = 2000;
+const maxEntries = 200_000;
+
+/**
+ * Remembers `(path, size, mtime, inode) -> sha256` between uploads in a JSON file. Losing or failing to
+ * write the file only costs re-hashing, so I/O errors here are ignored, never thrown.
+ * @internal
+ */
+export class HashCache {
+  private entries = new Map<string, CacheEntry>();
+  private dirty = false;
+
+  private constructor(private readonly file: string | undefined) {}
+
+  /** An empty cache that is never saved. */
+  static disabled(): HashCache {
+    return new HashCache(undefined);
+  }
+
+  static async load(file: string): Promise<HashCache> {
+    const cache = new HashCache(file);
+    try {
+      const parsed = JSON.parse(await readFile(file, 'utf8')) as { version?: number; entries?: unknown };
+      if (parsed.version === 1 && typeof parsed.entries === 'object' && parsed.entries !== null) {
+        for (const [path, entry] of Object.entries(parsed.entries)) {
+          if (Array.isArray(entry) && entry.length === 5) cache.entries.set(path, entry as CacheEntry);
+        }
+      }
+    } catch {
+      // Missing or unreadable: start empty.
+    }
+    return cache;
+  }
+
+  get(file: LocalFile): string | undefined {
+    const e = this.entries.get(file.absolutePath);
+    if (!e) return undefined;
+    const [size, mtimeMs, ino, sha256, hashedAtMs] = e;
+    const fresh = size === file.sizeBytes && mtimeMs === file.mtimeMs && ino === file.ino;
+    return fresh && mtimeMs + racyWindowMs < hashedAtMs ? sha256 : undefined;
+  }
+
+  set(file: LocalFile, sha256: string, hashedAtMs: number): void {
+    this.entries.set(file.absolutePath, [file.sizeBytes, file.mtimeMs, file.ino, sha256, hashedAtMs]);
+    this.dirty = true;
+  }
+
+  forget(file: LocalFile): void {
+    this.dirty = this.entries.delete(file.absolutePath) || this.dirty;
+  }
+
+  async save(): Promise<void> {
+    if (!this.file || !this.dirty) return;
+    let list = [...this.entries];
+    if (list.length > maxEntries) {
+      list = list.sort((a, b) => b[1][4] - a[1][4]).slice(0, maxEntries);
+    }
+    const temp = `${this.file}.${process.pid}.tmp`;
+    try {
+      await mkdir(join(this.file, '..'), { recursive: true });
+      await writeFile(temp, JSON.stringify({ version: 1, entries: Object.fromEntries(list) }), {
+        mode: 0o600,
+      });
+      // Rename is atomic, so a concurrent upload reads either the old or the new cache, never half of one.
+      await rename(temp, this.file);
+      this.dirty = false;
+    } catch {
+      // Not writable (read-only home, full disk): the next upload hashes again.
+    }
+  }
+}
+
+/** A hashed file of the manifest. @internal */
+export interface HashedFile extends LocalFile {
+  sha256: string;
+}
+
+/**
+ * Hashes every file, a few at a time, taking unchanged files' hashes from the cache.
+ * @internal
+ */
+export async function hashFiles(
+  files: LocalFile[],
+  cache: HashCache,
+  onProgress: (file: LocalFile | undefined, bytes: number) => void,
+  checkStop: () => void,
+): Promise<HashedFile[]> {
+  const out: HashedFile[] = new Array(files.length);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      const file = files[i];
+      if (file === undefined) return;
+      checkStop();
+      let sha256 = cache.get(file);
+      if (sha256 === undefined) {
+        const hashedAtMs = Date.now();
+        sha256 = await sha256File(file.absolutePath, (n) => onProgress(undefined, n)).catch((e: unknown) => {
+          throw toGpulinkError(e);
+        });
+        cache.set(file, sha256, hashedAtMs);
+      } else {
+        onProgress(undefined, file.sizeBytes);
+      }
+      out[i] = { ...file, sha256 };
+      onProgress(file, 0);
+    }
+  };
+  // A few files at once hides per-file open/close latency on folders of many small images.
+  await Promise.all(Array.from({ length: Math.min(4, files.length) }, worker));
+  return out;
+}

@@ -1,0 +1,409 @@
+// Turns grpc-js's callback and event-emitter calls into Promises and AsyncIterables with AbortSignal and
+// timeout support, and maps every failure to a GpulinkError. Nothing here is exported from the package.
+import type {
+  ClientReadableStream,
+  ClientUnaryCall,
+  ClientWritableStream,
+  CallOptions as GrpcCallOptions,
+  Metadata,
+  ServiceError,
+} from '@grpc/grpc-js';
+import { GpulinkError, toGpulinkError } from './errors.js';
+
+/**
+ * The last argument of every SDK method.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * setTimeout(() => controller.abort(), 60_000);
+ * await agent.jobs.list({}, { signal: controller.signal, timeoutMs: 5_000 });
+ * ```
+ */
+export interface CallOptions {
+  /** Cancels the call (or the whole stream, retries included) when aborted; it then rejects with `CANCELLED`. */
+  signal?: AbortSignal;
+  /**
+   * Gives up after this many milliseconds with `DEADLINE_EXCEEDED`. For a stream and for multi-step
+   * operations it bounds the whole operation, retries included. @default no limit
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * How a resumable operation (an event stream, an upload, a download) retries after a dropped
+ * connection: exponential backoff with jitter, at most `maxAttempts` consecutive failed tries, after
+ * which the last error is thrown with a message saying so.
+ *
+ * @example
+ * ```ts
+ * for await (const e of job.events({ retry: { maxAttempts: 20, maxDelayMs: 10_000 } })) console.log(e.type);
+ * ```
+ */
+export interface RetryPolicy {
+  /** Consecutive failed tries before giving up; a try that makes progress resets the count. @default 10 */
+  maxAttempts?: number;
+  /** Delay before the first retry, milliseconds (the delay doubles after each failure). @default 250 */
+  initialDelayMs?: number;
+  /** Longest delay between tries, milliseconds. @default 5000 */
+  maxDelayMs?: number;
+}
+
+/** @internal */
+export const defaultRetry: Required<RetryPolicy> = { maxAttempts: 10, initialDelayMs: 250, maxDelayMs: 5000 };
+
+/**
+ * Delay before retry number `failures` (1-based): half of the capped exponential step is fixed and half
+ * random ("equal jitter"), so clients cut off together do not reconnect together, yet never retry at once.
+ * @internal
+ */
+export function backoffDelay(
+  failures: number,
+  policy: RetryPolicy = {},
+  random: () => number = Math.random,
+): number {
+  const { initialDelayMs, maxDelayMs } = { ...defaultRetry, ...policy };
+  const step = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.max(0, failures - 1));
+  return step / 2 + random() * (step / 2);
+}
+
+/** What every call needs from the connection: auth metadata, error context, and close tracking. @internal */
+export interface CallContext {
+  /** A fresh metadata object with the bearer token. */
+  metadata(): Metadata;
+  /** `host:port` of the agent, for messages. */
+  readonly target: string;
+  /** True once the client was closed: nothing new starts and nothing retries. */
+  readonly closed: boolean;
+  /** Registers a live call so `close()` can cancel it; returns the function that unregisters it. */
+  track(call: { cancel(): void }): () => void;
+}
+
+/** A resolved deadline shared by every try of one operation. @internal */
+export interface OperationLimits {
+  signal: AbortSignal | undefined;
+  deadline: number | undefined;
+}
+
+/** @internal */
+export function limitsOf(options: CallOptions | undefined): OperationLimits {
+  const timeoutMs = options?.timeoutMs;
+  if (timeoutMs !== undefined && (!Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
+    throw new GpulinkError('INVALID_ARGUMENT', `timeoutMs must be a positive number, got ${timeoutMs}`);
+  }
+  return { signal: options?.signal, deadline: timeoutMs === undefined ? undefined : Date.now() + timeoutMs };
+}
+
+function grpcOptions(limits: OperationLimits): Partial<GrpcCallOptions> {
+  return limits.deadline === undefined ? {} : { deadline: new Date(limits.deadline) };
+}
+
+/** @internal */
+export function abortError(signal: AbortSignal, method?: string): GpulinkError {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+  return new GpulinkError('CANCELLED', `aborted by the caller's signal${why ? `: ${why}` : ''}`, {
+    method,
+    cause: reason,
+  });
+}
+
+/** @internal */
+export function closedError(method?: string): GpulinkError {
+  return new GpulinkError('CANCELLED', 'the client was closed', { method });
+}
+
+/** @internal */
+export function deadlineError(method?: string): GpulinkError {
+  return new GpulinkError('DEADLINE_EXCEEDED', 'the operation ran past its timeoutMs', { method });
+}
+
+/** Throws when the operation must not start another try. @internal */
+export function checkLimits(ctx: CallContext, limits: OperationLimits, method?: string): void {
+  if (limits.signal?.aborted) throw abortError(limits.signal, method);
+  if (ctx.closed) throw closedError(method);
+  if (limits.deadline !== undefined && Date.now() >= limits.deadline) throw deadlineError(method);
+}
+
+/** @internal */
+export function mapError(
+  ctx: CallContext,
+  error: unknown,
+  method: string,
+  limits?: OperationLimits,
+): GpulinkError {
+  if (limits?.signal?.aborted) return abortError(limits.signal, method);
+  const mapped = toGpulinkError(error, method);
+  if (mapped.code === 'CANCELLED' && ctx.closed) return closedError(method);
+  if (mapped.cause === error && (mapped.code === 'UNAVAILABLE' || mapped.code === 'UNAUTHENTICATED')) {
+    const context =
+      mapped.code === 'UNAVAILABLE'
+        ? `cannot reach the agent at ${ctx.target}`
+        : `the agent at ${ctx.target} refused the token in the agent URL`;
+    return toGpulinkError(error, method, context);
+  }
+  return mapped;
+}
+
+/**
+ * Sleeps, waking early with an error when the signal aborts or the deadline would pass.
+ * @internal
+ */
+export async function sleep(ms: number, limits: OperationLimits, method?: string): Promise<void> {
+  if (limits.deadline !== undefined && Date.now() + ms >= limits.deadline) {
+    ms = Math.max(0, limits.deadline - Date.now());
+  }
+  const signal = limits.signal;
+  if (signal?.aborted) throw abortError(signal, method);
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError(signal as AbortSignal, method));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+type UnaryInvoker<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<GrpcCallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/**
+ * One unary call as a Promise.
+ * @internal
+ */
+export function unary<Req, Res>(
+  ctx: CallContext,
+  method: string,
+  invoke: UnaryInvoker<Req, Res>,
+  request: Req,
+  limits: OperationLimits,
+): Promise<Res> {
+  return new Promise<Res>((resolve, reject) => {
+    try {
+      checkLimits(ctx, limits, method);
+    } catch (e) {
+      reject(e);
+      return;
+    }
+    const signal = limits.signal;
+    let untrack = () => {};
+    const onAbort = () => call.cancel();
+    const call = invoke(request, ctx.metadata(), grpcOptions(limits), (error, response) => {
+      untrack();
+      signal?.removeEventListener('abort', onAbort);
+      if (error) reject(mapError(ctx, error, method, limits));
+      else resolve(response);
+    });
+    untrack = ctx.track(call);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Retries a unary call that is safe to repeat while the agent is unreachable (UNAVAILABLE), with
+ * backoff; any other error is thrown at once.
+ * @internal
+ */
+export async function unaryWithRetry<Req, Res>(
+  ctx: CallContext,
+  method: string,
+  invoke: UnaryInvoker<Req, Res>,
+  request: Req,
+  limits: OperationLimits,
+  policy: RetryPolicy = { maxAttempts: 3 },
+): Promise<Res> {
+  const maxAttempts = policy.maxAttempts ?? defaultRetry.maxAttempts;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await unary(ctx, method, invoke, request, limits);
+    } catch (e) {
+      if (!(e instanceof GpulinkError) || e.code !== 'UNAVAILABLE' || attempt >= maxAttempts) throw e;
+      await sleep(backoffDelay(attempt, policy), limits, method);
+    }
+  }
+}
+
+/** @internal */
+export interface StreamHooks {
+  /** Called once when the agent's response headers arrive, i.e. the call reached the agent. */
+  onHeaders?: () => void;
+}
+
+/** How many received messages may wait for the consumer before the stream is paused. */
+const highWaterMark = 32;
+
+/**
+ * A server-streaming call as an AsyncGenerator. Ending the iteration early (`break`, `return`, a thrown
+ * error in the loop body) cancels the call; aborting the signal cancels it and throws CANCELLED.
+ * Messages received before a failure are all yielded before the failure is thrown.
+ * @internal
+ */
+export async function* serverStream<Res>(
+  ctx: CallContext,
+  method: string,
+  open: (metadata: Metadata, options: Partial<GrpcCallOptions>) => ClientReadableStream<Res>,
+  limits: OperationLimits,
+  hooks: StreamHooks = {},
+): AsyncGenerator<Res, void, undefined> {
+  checkLimits(ctx, limits, method);
+  const call = open(ctx.metadata(), grpcOptions(limits));
+  const untrack = ctx.track(call);
+  const queue: Res[] = [];
+  let ended = false;
+  let failure: unknown;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onData = (message: Res) => {
+    queue.push(message);
+    if (queue.length >= highWaterMark) call.pause();
+    notify();
+  };
+  // grpc-js pushes end-of-stream and then emits 'error' for a non-OK status, so 'end' is the one
+  // reliable signal that everything received has been handed over; the error is kept until then.
+  const onError = (error: unknown) => {
+    failure ??= error;
+    notify();
+  };
+  const onEnd = () => {
+    ended = true;
+    notify();
+  };
+  const onMetadata = () => hooks.onHeaders?.();
+  const onAbort = () => {
+    call.cancel();
+    notify();
+  };
+  call.on('data', onData);
+  call.on('error', onError);
+  call.on('end', onEnd);
+  // 'close' without 'end' means the stream was destroyed: nothing more will arrive either.
+  call.on('close', onEnd);
+  call.once('metadata', onMetadata);
+  limits.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      if (limits.signal?.aborted) throw abortError(limits.signal, method);
+      const next = queue.shift();
+      if (next !== undefined) {
+        if (queue.length < highWaterMark / 2 && call.isPaused()) call.resume();
+        yield next;
+        continue;
+      }
+      if (ended) {
+        if (failure !== undefined) throw mapError(ctx, failure, method, limits);
+        return;
+      }
+      if (call.isPaused()) call.resume();
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+    }
+  } finally {
+    limits.signal?.removeEventListener('abort', onAbort);
+    call.off('data', onData);
+    call.off('end', onEnd);
+    call.off('close', onEnd);
+    call.off('metadata', onMetadata);
+    // Keep an error listener: cancelling below makes grpc-js emit a CANCELLED error, and an 'error'
+    // event without a listener would crash the process.
+    call.off('error', onError);
+    call.on('error', () => {});
+    if (!ended) call.cancel();
+    untrack();
+  }
+}
+
+/** @internal */
+export interface ClientStreamCall<Req, Res> {
+  /** Sends one message, waiting while the transport's buffer is full. */
+  write(message: Req): Promise<void>;
+  /** Half-closes and waits for the response. */
+  finish(): Promise<Res>;
+  /** Abandons the call. */
+  cancel(): void;
+}
+
+/**
+ * A client-streaming call with backpressure. A failure reported by the agent while writing rejects the
+ * pending write; the call is cancelled when the signal aborts.
+ * @internal
+ */
+export function clientStream<Req, Res>(
+  ctx: CallContext,
+  method: string,
+  open: (
+    metadata: Metadata,
+    options: Partial<GrpcCallOptions>,
+    callback: (error: ServiceError | null, response: Res) => void,
+  ) => ClientWritableStream<Req>,
+  limits: OperationLimits,
+): ClientStreamCall<Req, Res> {
+  checkLimits(ctx, limits, method);
+  let settled: { error: GpulinkError } | { response: Res } | undefined;
+  const waiters = new Set<() => void>();
+  const wakeAll = () => {
+    for (const w of [...waiters]) w();
+  };
+  const call = open(ctx.metadata(), grpcOptions(limits), (error, response) => {
+    settled = error ? { error: mapError(ctx, error, method, limits) } : { response };
+    cleanup();
+    wakeAll();
+  });
+  const untrack = ctx.track(call);
+  const onAbort = () => call.cancel();
+  limits.signal?.addEventListener('abort', onAbort, { once: true });
+  call.on('drain', wakeAll);
+  // Write errors are reported again through the callback with the call's status; this only keeps an
+  // unhandled 'error' event from crashing the process.
+  call.on('error', () => {});
+  function cleanup() {
+    limits.signal?.removeEventListener('abort', onAbort);
+    call.off('drain', wakeAll);
+    untrack();
+  }
+  const failIfSettled = () => {
+    if (settled && 'error' in settled) throw settled.error;
+    if (settled)
+      throw new GpulinkError('INTERNAL', 'the agent ended the upload before it was complete', { method });
+  };
+  const wait = () =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        waiters.delete(done);
+        resolve();
+      };
+      waiters.add(done);
+    });
+  return {
+    async write(message) {
+      failIfSettled();
+      if (!call.write(message)) {
+        while (!settled && call.writableNeedDrain) await wait();
+        failIfSettled();
+      }
+    },
+    async finish() {
+      if (!settled) {
+        call.end();
+        while (!settled) await wait();
+      }
+      if ('error' in settled) throw settled.error;
+      return settled.response;
+    },
+    cancel() {
+      if (!settled) call.cancel();
+    },
+  };
+}
