@@ -332,6 +332,15 @@ async function sendBlobs(
     (m, o, cb) => client.uploadBlobs(m, o, cb),
     limits,
   );
+  // Two chunks in flight keep the connection busy while the next one is read from disk.
+  const inFlight: Promise<void>[] = [];
+  const send = async (message: UploadBlobsRequest) => {
+    const written = call.write(message).then(() => onSent(message.data.length));
+    // Awaited below in order; this only stops a rejection from counting as unhandled meanwhile.
+    written.catch(() => {});
+    inFlight.push(written);
+    if (inFlight.length >= 2) await inFlight.shift();
+  };
   try {
     for (const blob of missing) {
       const file = bySha.get(blob.sha256);
@@ -354,9 +363,8 @@ async function sendBlobs(
       try {
         for await (const chunk of stream) {
           const data = chunk as Buffer;
-          await call.write({ sha256: blob.sha256, offset, data, sizeBytes: file.sizeBytes });
+          await send({ sha256: blob.sha256, offset, data, sizeBytes: file.sizeBytes });
           offset += data.length;
-          onSent(data.length);
         }
       } catch (e) {
         throw toGpulinkError(e, method);
@@ -371,6 +379,7 @@ async function sendBlobs(
         );
       }
     }
+    for (let next = inFlight.shift(); next; next = inFlight.shift()) await next;
     return await call.finish();
   } catch (e) {
     call.cancel();

@@ -327,7 +327,10 @@ export async function* serverStream<Res>(
 
 /** @internal */
 export interface ClientStreamCall<Req, Res> {
-  /** Sends one message, waiting while the transport's buffer is full. */
+  /**
+   * Sends one message; resolves once grpc-js has handed it to the HTTP/2 stream, so a caller that
+   * awaits its writes holds at most a few messages in memory and counts only bytes really sent.
+   */
   write(message: Req): Promise<void>;
   /** Half-closes and waits for the response. */
   finish(): Promise<Res>;
@@ -336,8 +339,8 @@ export interface ClientStreamCall<Req, Res> {
 }
 
 /**
- * A client-streaming call with backpressure. A failure reported by the agent while writing rejects the
- * pending write; the call is cancelled when the signal aborts.
+ * A client-streaming call. A failure reported by the agent while writing rejects the pending writes;
+ * the call is cancelled when the signal aborts.
  * @internal
  */
 export function clientStream<Req, Res>(
@@ -353,54 +356,55 @@ export function clientStream<Req, Res>(
   checkLimits(ctx, limits, method);
   let settled: { error: GpulinkError } | { response: Res } | undefined;
   const waiters = new Set<() => void>();
-  const wakeAll = () => {
-    for (const w of [...waiters]) w();
-  };
   const call = open(ctx.metadata(), grpcOptions(limits), (error, response) => {
     settled = error ? { error: mapError(ctx, error, method, limits) } : { response };
-    cleanup();
-    wakeAll();
+    limits.signal?.removeEventListener('abort', onAbort);
+    untrack();
+    for (const w of [...waiters]) w();
   });
   const untrack = ctx.track(call);
   const onAbort = () => call.cancel();
   limits.signal?.addEventListener('abort', onAbort, { once: true });
-  call.on('drain', wakeAll);
   // Write errors are reported again through the callback with the call's status; this only keeps an
   // unhandled 'error' event from crashing the process.
   call.on('error', () => {});
-  function cleanup() {
-    limits.signal?.removeEventListener('abort', onAbort);
-    call.off('drain', wakeAll);
-    untrack();
-  }
-  const failIfSettled = () => {
-    if (settled && 'error' in settled) throw settled.error;
+  const settledError = (): GpulinkError | undefined => {
+    if (settled && 'error' in settled) return settled.error;
     if (settled)
-      throw new GpulinkError('INTERNAL', 'the agent ended the upload before it was complete', { method });
+      return new GpulinkError('INTERNAL', 'the agent ended the upload before it was complete', { method });
+    return undefined;
   };
-  const wait = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        waiters.delete(done);
-        resolve();
-      };
-      waiters.add(done);
-    });
   return {
-    async write(message) {
-      failIfSettled();
-      if (!call.write(message)) {
-        while (!settled && call.writableNeedDrain) await wait();
-        failIfSettled();
-      }
+    write(message) {
+      const early = settledError();
+      if (early) return Promise.reject(early);
+      return new Promise<void>((resolve, reject) => {
+        let done = false;
+        const finish = () => {
+          if (done) return;
+          done = true;
+          waiters.delete(finish);
+          const error = settledError();
+          if (error) reject(error);
+          else resolve();
+        };
+        waiters.add(finish);
+        call.write(message, finish);
+      });
     },
     async finish() {
       if (!settled) {
         call.end();
-        while (!settled) await wait();
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            waiters.delete(done);
+            resolve();
+          };
+          waiters.add(done);
+        });
       }
-      if ('error' in settled) throw settled.error;
-      return settled.response;
+      if (settled && 'response' in settled) return settled.response;
+      throw settledError();
     },
     cancel() {
       if (!settled) call.cancel();
