@@ -68,7 +68,8 @@ export interface ArtifactsApi {
   /** The job's artifacts, in the order they were written. */
   list(options?: CallOptions): Promise<ArtifactInfo[]>;
   /**
-   * Downloads an artifact to `dest` (a file path, or an existing folder to put it in under its own name).
+   * Downloads an artifact to `dest`: a file path, or a folder (one that exists, or any path ending in
+   * "/") to put it in under its own name.
    * Bytes go to `<dest>.part` first: a download that is cut off (connection lost, process killed, signal
    * aborted) continues from there on the next call, and the file takes its final name only once its
    * SHA-256 matches the agent's. A mismatch removes the partial file and throws `DATA_LOSS`.
@@ -117,7 +118,7 @@ async function download(
   const policy = options.retry === false ? { maxAttempts: 1 } : { ...defaultRetry, ...options.retry };
   let target = resolve(dest);
   const destStat = await stat(target).catch(() => undefined);
-  if (destStat?.isDirectory()) target = join(target, ...name.split('/'));
+  if (destStat?.isDirectory() || /[/\\]$/.test(dest)) target = join(target, ...name.split('/'));
   const part = `${target}.part`;
   try {
     await mkdir(dirname(target), { recursive: true });
