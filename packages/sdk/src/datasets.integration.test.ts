@@ -1,0 +1,133 @@
+// Uploads to the real agent through a TCP proxy that counts the bytes crossing it.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from './client.js';
+import type { UploadProgress } from './datasets.js';
+import { GpulinkError, isNotFound } from './errors.js';
+import { startTestAgent, type TestAgent, tempDir, uniqueBytes, writeFiles } from './test-utils/real-agent.js';
+import { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';
+
+const MiB = 1024 * 1024;
+
+let agent: TestAgent;
+let proxy: TcpProxy;
+let dir: string;
+let url: string;
+
+beforeAll(async () => {
+  agent = await startTestAgent();
+  proxy = await startTcpProxy(agent.port);
+  dir = await tempDir('datasets');
+  url = `gpulink://${agent.token}@127.0.0.1:${proxy.port}`;
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await agent?.stop();
+});
+
+describe('datasets.upload()', () => {
+  it('sends each content once, and nothing at all for an unchanged folder', async () => {
+    const a = uniqueBytes(3 * MiB);
+    await writeFiles(join(dir, 'same'), {
+      'train/a.bin': a,
+      'train/copy-of-a.bin': a,
+      'train/b.bin': uniqueBytes(2 * MiB + 5),
+      'labels.csv': 'file,label\na.bin,x\n',
+    });
+    const total = 2 * a.length + 2 * MiB + 5 + 19;
+    await using client = await connect(url);
+
+    const before = proxy.bytesToAgent;
+    const first = await client.datasets.upload(join(dir, 'same'), { name: 'same', hashCache: false });
+    const firstWire = proxy.bytesToAgent - before;
+    expect(first).toMatchObject({ fileCount: 4, totalBytes: total, reusedBytes: 0, resumedBytes: 0 });
+    // The duplicate is stored once: distinct contents only.
+    expect(first.sentBytes).toBe(total - a.length);
+    expect(firstWire).toBeGreaterThan(first.sentBytes);
+    expect(first.dataset).toMatchObject({ name: 'same', fileCount: 4, sizeBytes: total });
+    expect(first.dataset.id).toMatch(/^ds_[0-9a-f]{24}$/);
+
+    const progress: UploadProgress[] = [];
+    const again = proxy.bytesToAgent;
+    const second = await client.datasets.upload(join(dir, 'same'), {
+      name: 'same',
+      hashCache: join(dir, 'hash-cache.json'),
+      onProgress: (p) => progress.push(p),
+    });
+    const secondWire = proxy.bytesToAgent - again;
+    expect(second.sentBytes).toBe(0);
+    expect(second.reusedBytes).toBe(total - a.length);
+    expect(second.dataset.id).toBe(first.dataset.id);
+    // Only the manifest and the RPC framing crossed the wire: a few KB, not megabytes of files.
+    expect(secondWire).toBeLessThan(16 * 1024);
+    expect(progress.map((p) => p.phase)).toEqual(expect.arrayContaining(['hashing', 'committing', 'done']));
+    expect(progress.at(-1)).toMatchObject({
+      phase: 'done',
+      filesHashed: 4,
+      bytesHashed: total,
+      bytesToSend: 0,
+    });
+
+    const listed = await client.datasets.list();
+    expect(listed.map((d) => d.id)).toContain(first.dataset.id);
+  });
+
+  it('resumes an aborted upload without resending what arrived', async () => {
+    const size = 24 * MiB;
+    await writeFiles(join(dir, 'big'), { 'weights.bin': uniqueBytes(size), 'small.txt': 'small' });
+    await using client = await connect(url);
+
+    const controller = new AbortController();
+    let sentWhenAborted = 0;
+    const aborted = await client.datasets
+      .upload(join(dir, 'big'), {
+        hashCache: false,
+        signal: controller.signal,
+        onProgress: (p) => {
+          if (p.phase === 'uploading' && p.bytesSent >= size / 2 && !controller.signal.aborted) {
+            sentWhenAborted = p.bytesSent;
+            controller.abort(new Error('stopped halfway'));
+          }
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(aborted).toBeInstanceOf(GpulinkError);
+    expect((aborted as GpulinkError).code).toBe('CANCELLED');
+    expect((aborted as GpulinkError).message).toContain('stopped halfway');
+    expect(sentWhenAborted).toBeGreaterThanOrEqual(size / 2);
+
+    const before = proxy.bytesToAgent;
+    const resumed = await client.datasets.upload(join(dir, 'big'), { hashCache: false });
+    const wire = proxy.bytesToAgent - before;
+    // What the agent kept from the aborted try is not sent again.
+    expect(resumed.resumedBytes).toBeGreaterThan(0);
+    expect(resumed.sentBytes + resumed.resumedBytes + resumed.reusedBytes).toBe(size + 5);
+    expect(resumed.sentBytes).toBeLessThan(size);
+    expect(wire).toBeLessThan(size - resumed.resumedBytes + 256 * 1024);
+    expect(resumed.dataset.sizeBytes).toBe(size + 5);
+  });
+
+  it('refuses a symbolic link before sending anything', async () => {
+    const { symlink } = await import('node:fs/promises');
+    await writeFiles(join(dir, 'linked'), { 'ok.txt': 'ok' });
+    await symlink('/etc/hostname', join(dir, 'linked', 'host'));
+    await using client = await connect(url);
+    const before = proxy.bytesToAgent;
+    await expect(client.datasets.upload(join(dir, 'linked'), { hashCache: false })).rejects.toThrow(
+      /^INVALID_ARGUMENT: 'host' in .* is a symbolic link/,
+    );
+    expect(proxy.bytesToAgent).toBe(before);
+  });
+
+  it('deletes a dataset, and says NOT_FOUND the second time', async () => {
+    await writeFiles(join(dir, 'doomed'), { 'x.txt': 'doomed' });
+    await using client = await connect(url);
+    const { dataset } = await client.datasets.upload(join(dir, 'doomed'), { hashCache: false });
+    await client.datasets.delete(dataset.id);
+    expect((await client.datasets.list()).map((d) => d.id)).not.toContain(dataset.id);
+    const again = await client.datasets.delete(dataset.id).catch((e: unknown) => e);
+    expect(isNotFound(again)).toBe(true);
+    expect((again as GpulinkError).method).toBe('DataService.DeleteDataset');
+  });
+});

@@ -1,0 +1,69 @@
+// Helpers for the *.integration.test.ts files: the real agent (its own test launcher), the Python it
+// runs jobs with, and files the tests make.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
+
+/** The agent package's `python/` folder, found from its published test entry point. */
+export function agentPythonDir(): string {
+  const testing = fileURLToPath(import.meta.resolve('@gpulink/gpu-agent/testing'));
+  return join(dirname(testing), '..', 'python');
+}
+
+/** The Python the agent runs jobs with by default: $GPULINK_PYTHON, else its virtualenv, else python3. */
+export function workerPython(): string {
+  if (process.env.GPULINK_PYTHON) return process.env.GPULINK_PYTHON;
+  const venv = join(agentPythonDir(), '.venv', 'bin', 'python');
+  return existsSync(venv) ? venv : 'python3';
+}
+
+/**
+ * scikit-learn's digits as PNG folders (train/<label>/*.png, holdout/*.png), written by the worker
+ * package's own sample-data module.
+ */
+export async function makeDigits(out: string): Promise<void> {
+  await promisify(execFile)(
+    workerPython(),
+    ['-m', 'gpulink_worker.sample_data', 'digits', out, '--size', '28'],
+    {
+      env: { ...process.env, PYTHONPATH: agentPythonDir() },
+    },
+  );
+}
+
+/** The Wisconsin breast-cancer table as CSV with a `diagnosis` column. */
+export async function makeBreastCancerCsv(out: string): Promise<void> {
+  await promisify(execFile)(workerPython(), ['-m', 'gpulink_worker.sample_data', 'breast_cancer', out], {
+    env: { ...process.env, PYTHONPATH: agentPythonDir() },
+  });
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `gpulink-sdk-${prefix}-`));
+}
+
+/** Writes files (path -> content) under `root`, creating folders. */
+export async function writeFiles(root: string, files: Record<string, string | Buffer>): Promise<void> {
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), content);
+  }
+}
+
+/** Random bytes that no other test file shares, so dedup across tests cannot hide bytes sent. */
+export function uniqueBytes(size: number): Buffer {
+  return randomBytes(size);
+}
+
+export async function sha256Of(path: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+}

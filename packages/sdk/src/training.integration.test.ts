@@ -1,0 +1,151 @@
+// The task builders end to end: upload real data, train with fastai on the CPU through the real agent
+// and worker, follow the events, wait for the summary, download the model, predict with it.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentClient, connect } from './client.js';
+import { JobFailedError } from './errors.js';
+import type { Job } from './jobs.js';
+import {
+  makeBreastCancerCsv,
+  makeDigits,
+  sha256Of,
+  startTestAgent,
+  type TestAgent,
+  tempDir,
+} from './test-utils/real-agent.js';
+import type { JobEvent, JobEventType } from './types.js';
+
+let agent: TestAgent;
+let client: AgentClient;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir('training');
+  await Promise.all([
+    makeDigits(join(dir, 'digits')),
+    makeBreastCancerCsv(join(dir, 'tabular', 'breast_cancer.csv')),
+  ]);
+  agent = await startTestAgent({ warmWorkers: 1 });
+  client = await connect(agent.url);
+});
+
+afterAll(async () => {
+  await client?.close();
+  await agent?.stop();
+});
+
+describe('train.vision, then predict with its model', () => {
+  let job: Job;
+  let events: JobEvent[];
+  let digitsId: string;
+
+  beforeAll(async () => {
+    const upload = await client.datasets.upload(join(dir, 'digits'), { name: 'digits', hashCache: false });
+    digitsId = upload.dataset.id;
+    job = await client.train.vision({
+      data: { datasetId: digitsId },
+      labels: { folder: { trainDir: 'train' } },
+      arch: 'resnet18',
+      pretrained: false,
+      imageSize: 28,
+      batchSize: 64,
+      epochs: 1,
+      lr: 0.01,
+      fitMethod: 'fit_one_cycle',
+      metrics: ['accuracy'],
+      name: 'digits-sdk',
+      tags: ['sdk-test'],
+    });
+    events = [];
+    for await (const e of job.events()) events.push(e);
+  });
+
+  it('reads the job back with the options it was given', async () => {
+    const info = await job.refresh();
+    expect(info).toMatchObject({ name: 'digits-sdk', tags: ['sdk-test'], state: 'succeeded' });
+    expect(info.task).toMatchObject({
+      type: 'vision',
+      arch: 'resnet18',
+      imageSize: 28,
+      fitMethod: 'fit_one_cycle',
+    });
+    const listed = await client.jobs.list({ tags: ['sdk-test'] });
+    expect(listed.map((j) => j.id)).toEqual([job.id]);
+  });
+
+  it('streams the training as typed events', () => {
+    const types = new Set<JobEventType>(events.map((e) => e.type));
+    for (const t of ['state', 'fitStarted', 'batch', 'epochEnded', 'artifact'] as const)
+      expect(types).toContain(t);
+    const fit = events.find((e) => e.type === 'fitStarted');
+    expect(fit).toMatchObject({ epochs: 1, metricNames: ['accuracy'] });
+    const batch = events.find((e) => e.type === 'batch' && e.phase === 'train');
+    expect(batch).toMatchObject({ phase: 'train', smoothLoss: expect.any(Number) });
+    expect(events.at(-1)).toMatchObject({ type: 'state', state: 'succeeded' });
+  });
+
+  it('waits for a summary with the epoch metrics and the model', async () => {
+    const summary = await job.wait();
+    expect(summary.state).toBe('succeeded');
+    expect(summary.epochs).toHaveLength(1);
+    const accuracy = summary.epochs[0]?.metrics.accuracy;
+    expect(accuracy).toBeGreaterThanOrEqual(0);
+    expect(accuracy).toBeLessThanOrEqual(1);
+    expect(summary.artifacts.map((a) => a.name)).toContain('export.pkl');
+    if (summary.interpretation) expect(summary.interpretation.classes).toHaveLength(10);
+  });
+
+  it('downloads the exported model intact', async () => {
+    const [model] = (await job.artifacts.list()).filter((a) => a.name === 'export.pkl');
+    const result = await job.artifacts.download('export.pkl', `${join(dir, 'models')}/`);
+    expect(result.path).toBe(join(dir, 'models', 'export.pkl'));
+    expect(result.sha256).toBe(model?.sha256);
+    expect(await sha256Of(result.path)).toBe(model?.sha256);
+  });
+
+  it('labels held-out digits with the trained model', async () => {
+    const predict = await client.predict({
+      model: job.id,
+      inputs: { datasetId: digitsId, subdir: 'holdout' },
+      topK: 2,
+    });
+    const summary = await predict.wait();
+    expect(summary.predictions).toHaveLength(10);
+    for (const p of summary.predictions ?? []) {
+      expect(p.input).toMatch(/\.png$/);
+      expect(p.top).toHaveLength(2);
+    }
+  });
+});
+
+describe('train.tabular', () => {
+  it('trains on a CSV with the learning-rate finder choosing the rate', async () => {
+    const { dataset } = await client.datasets.upload(join(dir, 'tabular'), { hashCache: false });
+    const job = await client.train.tabular({
+      data: { datasetId: dataset.id },
+      csvPath: 'breast_cancer.csv',
+      target: 'diagnosis',
+      epochs: 1,
+      lr: 'find',
+    });
+    const summary = await job.wait();
+    expect(summary.epochs).toHaveLength(1);
+    expect(summary.lrFind?.suggestions.length).toBeGreaterThan(0);
+    expect(summary.lrFind?.lrs.length).toBe(summary.lrFind?.losses.length);
+  });
+
+  it('rejects with JobFailedError when the data is wrong', async () => {
+    const { dataset } = await client.datasets.upload(join(dir, 'tabular'), { hashCache: false });
+    const submitted = await client.train
+      .tabular({ data: { datasetId: dataset.id }, csvPath: 'missing.csv', target: 'diagnosis' })
+      .catch((e: unknown) => e);
+    // The agent may refuse the spec up front (INVALID_ARGUMENT) or fail the job when it loads the data.
+    if (submitted instanceof Error) {
+      expect(submitted.message).toMatch(/^(INVALID_ARGUMENT|NOT_FOUND|FAILED_PRECONDITION): .*csv_path/);
+      return;
+    }
+    const error = await (submitted as Job).wait().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(JobFailedError);
+    expect((error as JobFailedError).summary.state).toBe('failed');
+  });
+});
