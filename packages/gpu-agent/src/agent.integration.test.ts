@@ -14,8 +14,8 @@ import {
 } from '@gpulink/proto';
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestAgent, type TestAgent } from '../dist/testing.js';
 import { rawClients, unaryCall } from './test-utils/clients.js';
+import { startTestAgent, type TestAgent } from './testing.js';
 
 let agent: TestAgent;
 let c: ReturnType<typeof rawClients>;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { packageDir } from './paths.js';
 
 /** A real agent process for tests: `gpulink-agent serve --port 0 --json` on 127.0.0.1. */
 export interface TestAgent {
@@ -27,7 +27,8 @@ export interface TestAgentOptions {
   extraArgs?: string[];
 }
 
-const binPath = fileURLToPath(new URL('./bin.js', import.meta.url));
+/** The built agent: tests run what users run. */
+const binPath = join(packageDir, 'dist', 'bin.js');
 
 /** Starts the built agent (dist/bin.js) with a temporary state dir; always `stop()` it in `finally`. */
 export async function startTestAgent(options: TestAgentOptions = {}): Promise<TestAgent> {

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
-import type { AgentInfo, AgentServiceServer } from '@gpulink/proto';
+import type { AgentInfo, AgentServiceServer, StatsSample } from '@gpulink/proto';
 import type { Environment } from '../environment/environment.js';
 import { worstStatus } from '../environment/environment.js';
 import { agentVersion } from '../paths.js';
 import { type OpenStreams, serverStream, unary } from '../rpc/handlers.js';
+import { forwardLatest } from '../stats/latest-only.js';
 import type { StatsSampler } from '../stats/stats-sampler.js';
 
 /** Revision of gpulink.v1 this agent speaks (see AgentInfo.protocol_revision). */
@@ -30,32 +31,13 @@ export function createAgentService(deps: {
       const checks = await deps.environment.checks(deps.stateDir);
       return { checks, overall: worstStatus(checks) };
     }),
-    watchStats: serverStream(deps.open, async (request, send, signal) => {
-      let latest: Parameters<Parameters<StatsSampler['subscribe']>[1]>[0] | undefined;
-      let wake: (() => void) | undefined;
-      const unsubscribe = deps.sampler.subscribe(request.intervalMs, (sample) => {
-        // Only the newest sample is kept for a client that is still writing the previous one.
-        latest = sample;
-        wake?.();
-      });
-      try {
-        while (!signal.aborted) {
-          if (!latest) {
-            await new Promise<void>((resolve) => {
-              wake = resolve;
-              signal.addEventListener('abort', () => resolve(), { once: true });
-            });
-            wake = undefined;
-            continue;
-          }
-          const sample = latest;
-          latest = undefined;
-          await send({ sample });
-        }
-      } finally {
-        unsubscribe();
-      }
-    }),
+    watchStats: serverStream(deps.open, (request, send, signal) =>
+      forwardLatest<StatsSample>(
+        (onSample) => deps.sampler.subscribe(request.intervalMs, onSample),
+        (sample) => send({ sample }),
+        signal,
+      ),
+    ),
   };
 }
 

@@ -39,6 +39,8 @@ export class StatsSampler {
   #gpus: GpuStats[] = [];
   #smi: ChildProcess | undefined;
   #smiInterval = 0;
+  /** Until nvidia-smi answers (or a grace passes), samples would wrongly say there is no GPU. */
+  #gpuPendingUntil = 0;
   #gpuAvailable = true;
   #timer: NodeJS.Timeout | undefined;
   #tickMs = 0;
@@ -47,7 +49,12 @@ export class StatsSampler {
   #computeAppsAt = 0;
 
   constructor(options: StatsSamplerOptions) {
-    this.#o = { nvidiaSmi: 'nvidia-smi', lingerMs: 3_000, historyMs: 60_000, ...options };
+    this.#o = {
+      processes: options.processes,
+      nvidiaSmi: options.nvidiaSmi ?? 'nvidia-smi',
+      lingerMs: options.lingerMs ?? 3_000,
+      historyMs: options.historyMs ?? 60_000,
+    };
   }
 
   /** Registers a listener; returns the function that removes it. */
@@ -124,20 +131,27 @@ export class StatsSampler {
     );
     this.#smi = child;
     this.#smiInterval = intervalMs;
+    if (this.#gpus.length === 0) this.#gpuPendingUntil = Date.now() + 3_000;
     const ticks = new GpuTickAssembler();
+    let flush: NodeJS.Immediate | undefined;
     const rl = createInterface({ input: child.stdout });
     rl.on('line', (line) => {
       const row = parseGpuRow(line);
       if (!row) return;
       const done = ticks.push(row);
       if (done) this.#gpus = done;
-      // With a known GPU count a tick is complete as soon as its last row arrives.
-      if (ticks.pending().length === this.#gpus.length) this.#gpus = ticks.pending();
+      // nvidia-smi writes a whole tick at once: once the chunk's lines are read, the tick is complete.
+      flush ??= setImmediate(() => {
+        flush = undefined;
+        this.#gpus = [...ticks.pending()];
+        this.#gpuPendingUntil = 0;
+      });
     });
     child.on('error', () => {
       // No nvidia-smi on this machine: report no GPUs and stop trying.
       this.#gpuAvailable = false;
       this.#gpus = [];
+      this.#gpuPendingUntil = 0;
     });
     child.on('exit', () => {
       if (this.#smi !== child) return;
@@ -155,6 +169,7 @@ export class StatsSampler {
 
   #tick(): void {
     const now = Date.now();
+    if (now < this.#gpuPendingUntil) return;
     const procs = this.#o.processes();
     const rss = procs.length ? treeRssBytes(procs.map((p) => p.pid)) : new Map<number, number>();
     if (procs.length && this.#gpus.length) this.#refreshComputeApps();

@@ -1,4 +1,4 @@
-import { AgentServiceClient, DataServiceClient, JobServiceClient } from '@gpulink/proto';
+import { AgentServiceClient, DataServiceClient, type JobEvent, JobServiceClient } from '@gpulink/proto';
 import { type Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 
 /** Raw generated clients for the agent's own tests (users go through @gpulink/sdk). */
@@ -31,4 +31,26 @@ export function unaryCall<Res>(
   return new Promise((resolve, reject) =>
     invoke((error, response) => (error ? reject(error) : resolve(response))),
   );
+}
+
+/** Every event of WatchJob until the stream ends, as canonical JSON objects for easy assertions. */
+export function collectEvents(
+  c: ReturnType<typeof rawClients>,
+  jobId: string,
+  options: { afterSeq?: number; replayOnly?: boolean; onEvent?: (e: JobEvent) => void } = {},
+): Promise<JobEvent[]> {
+  return new Promise((resolve, reject) => {
+    const events: JobEvent[] = [];
+    const stream = c.jobs.watchJob(
+      { jobId, afterSeq: options.afterSeq ?? 0, replayOnly: options.replayOnly ?? false },
+      c.metadata(),
+    );
+    stream.on('data', (r: { event?: JobEvent }) => {
+      if (!r.event) return;
+      events.push(r.event);
+      options.onEvent?.(r.event);
+    });
+    stream.on('error', reject);
+    stream.on('end', () => resolve(events));
+  });
 }
