@@ -222,3 +222,70 @@ describe('job.wait()', () => {
     expect(failed.summary.epochs).toHaveLength(1);
   });
 });
+
+describe('a job interrupted and resumed on the same log', () => {
+  /** queued, running, interrupted (attempt 1); queued, running, an epoch, succeeded (attempt 2). */
+  function resumedLog() {
+    const state = (seq: number, attempt: number, state: JobState, previous: JobState) => ({
+      seq,
+      time: new Date(1_000 * seq),
+      jobId,
+      attempt,
+      kind: { $case: 'stateChanged' as const, value: { state, previous, reason: '' } },
+    });
+    return [
+      state(1, 1, JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_UNSPECIFIED),
+      state(2, 1, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_QUEUED),
+      state(3, 1, JobState.JOB_STATE_INTERRUPTED, JobState.JOB_STATE_RUNNING),
+      state(4, 2, JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_INTERRUPTED),
+      state(5, 2, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_QUEUED),
+      {
+        seq: 6,
+        time: new Date(6_000),
+        jobId,
+        attempt: 2,
+        kind: {
+          $case: 'epochEnded' as const,
+          value: {
+            epoch: 1,
+            nEpoch: 2,
+            trainLoss: 0.3,
+            validLoss: 0.4,
+            metrics: [],
+            durationMs: 5,
+            cudaMemory: undefined,
+            fitIndex: 0,
+            completedEpochs: 2,
+          },
+        },
+      },
+      state(7, 2, JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_RUNNING),
+    ];
+  }
+
+  it('events() reads past the interrupted state while the agent keeps the stream going', async () => {
+    double = await startWatchJobDouble({ events: resumedLog() });
+    agent = await connect(double.url());
+    const job = await agent.jobs.get(jobId);
+    const events = await collect(job.events());
+    expect(events.map((e) => (e.type === 'state' ? e.state : e.type))).toEqual([
+      'queued',
+      'running',
+      'interrupted',
+      'queued',
+      'running',
+      'epochEnded',
+      'succeeded',
+    ]);
+  });
+
+  it('wait() resolves with the outcome of the last attempt', async () => {
+    double = await startWatchJobDouble({ events: resumedLog() });
+    agent = await connect(double.url());
+    const summary = await (await agent.jobs.get(jobId)).wait();
+    expect(summary).toMatchObject({ state: 'succeeded', attempt: 2, lastSeq: 7, error: undefined });
+    expect(summary.startedAt).toEqual(new Date(2_000));
+    expect(summary.finishedAt).toEqual(new Date(7_000));
+    expect(summary.epochs.map((e) => e.completedEpochs)).toEqual([2]);
+  });
+});
