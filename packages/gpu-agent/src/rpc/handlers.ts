@@ -1,9 +1,10 @@
-import type {
-  handleClientStreamingCall,
-  handleServerStreamingCall,
-  handleUnaryCall,
-  ServerReadableStream,
-  ServerWritableStream,
+import {
+  type handleClientStreamingCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  Metadata,
+  type ServerReadableStream,
+  type ServerWritableStream,
 } from '@grpc/grpc-js';
 import { toStatusError } from './status-error.js';
 
@@ -47,6 +48,9 @@ export function serverStream<Req, Res>(
   fn: (request: Req, send: (message: Res) => Promise<void>, signal: AbortSignal) => Promise<void>,
 ): handleServerStreamingCall<Req, Res> {
   return (call: ServerWritableStream<Req, Res>) => {
+    // Headers go out at once, so a client can tell a live stream from a dead connection even
+    // while the job is quiet (the SDK's retry budget relies on it behind tunnels).
+    call.sendMetadata(new Metadata());
     const abort = new AbortController();
     let finished = false;
     const finish = (error?: Error) => {
