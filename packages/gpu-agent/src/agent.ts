@@ -27,8 +27,11 @@ import { createDataService } from './services/data-service.js';
 import { createJobService, type SubmitJobRequestWithUnknown } from './services/job-service.js';
 import { loadOrCreateToken, openStateDir } from './state/state-dir.js';
 import { StatsSampler } from './stats/stats-sampler.js';
+import { loadOrCreateCertificate } from './tls/certificate.js';
+import { agentUrl, type ExposureSettings, needsTls, startExposure } from './tunnels/exposure.js';
+import type { PublicAddress } from './tunnels/programs.js';
 
-export interface AgentOptions {
+export interface AgentOptions extends ExposureSettings {
   /** State dir (job logs, datasets, the token). */
   stateDir: string;
   /** Address to bind. Default 127.0.0.1: the agent is reachable only from this machine. */
@@ -45,13 +48,22 @@ export interface AgentOptions {
   nvidiaSmi?: string;
   /** Diagnostics (never the token). */
   log?: (message: string) => void;
+  /** The tunnel came back at a new address after a restart: `url` is the one to give clients now. */
+  onUrlChange?: (url: string) => void;
 }
 
 /** A running agent. */
 export interface Agent {
   readonly host: string;
   readonly port: number;
+  /** The URL to give clients: through the tunnel when there is one, else to the listener. */
   readonly url: string;
+  /** The URL of the listener itself (on this machine). */
+  readonly localUrl: string;
+  /** SHA-256 of the TLS certificate (64 hex digits), when the agent speaks TLS. */
+  readonly fingerprint: string | undefined;
+  /** The WebSocket endpoint's port, when it runs (HTTP tunnels, `webSocketPort`). */
+  readonly webSocketPort: number | undefined;
   readonly token: string;
   readonly stateDir: string;
   /** Graceful stop: refuse new calls, end streams with UNAVAILABLE, give jobs `graceMs`, then kill them. */
@@ -118,19 +130,56 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   new ReflectionService(loadSync(protoFiles as string[], { includeDirs: [protoRoot] })).addToServer(server);
 
   const host = options.host ?? '127.0.0.1';
+  const certificate = needsTls(host, options) ? await loadOrCreateCertificate(layout, log) : undefined;
+  const credentials = certificate
+    ? ServerCredentials.createSsl(
+        null,
+        [{ private_key: Buffer.from(certificate.keyPem), cert_chain: Buffer.from(certificate.certPem) }],
+        false,
+      )
+    : ServerCredentials.createInsecure();
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${options.port ?? 0}`, ServerCredentials.createInsecure(), (error, p) =>
+    server.bindAsync(`${host}:${options.port ?? 0}`, credentials, (error, p) =>
       error ? reject(error) : resolve(p),
     ),
   );
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const fingerprint = certificate?.fingerprint;
+  const urlFor = (address: PublicAddress) => agentUrl(token, address, fingerprint);
+  const localUrl = urlFor({
+    transport: 'grpc',
+    host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host,
+    port,
+  });
+  let exposure: Awaited<ReturnType<typeof startExposure>>;
+  try {
+    exposure = await startExposure({
+      settings: options,
+      layout,
+      host,
+      port,
+      log,
+      onAddressChange: (address) => options.onUrlChange?.(urlFor(address)),
+    });
+  } catch (error) {
+    server.forceShutdown();
+    await jobs.shutdown(0);
+    sampler.close();
+    await pool.close(1_000);
+    throw error;
+  }
   let stopping: Promise<void> | undefined;
   return {
     host,
     port,
     token,
     stateDir: layout.root,
-    url: `gpulink://${token}@${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${port}`,
+    fingerprint,
+    localUrl,
+    webSocketPort: exposure.webSocketPort,
+    get url() {
+      const address = exposure.publicAddress;
+      return address ? urlFor(address) : localUrl;
+    },
     stop(graceMs = 10_000) {
       stopping ??= (async () => {
         for (const name of ['', ...serviceNames]) health.setStatus(name, 'NOT_SERVING');
@@ -145,6 +194,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
             resolve();
           });
         });
+        // Last, so that clients behind the tunnel received the UNAVAILABLE that ended their streams.
+        await exposure.close();
       })();
       return stopping;
     },

@@ -7,11 +7,20 @@ import { packageDir } from './paths.js';
 
 /** A real agent process for tests: `gpulink-agent serve --port 0 --json` on 127.0.0.1. */
 export interface TestAgent {
+  /** The URL the agent printed: through its tunnel when it has one. */
   url: string;
+  /** The URL of its own listener. */
+  localUrl: string;
   token: string;
   port: number;
+  /** SHA-256 of its TLS certificate, when it speaks TLS (--tls, a tunnel, --ws-port). */
+  fingerprint: string | undefined;
+  /** Its WebSocket endpoint's port, when it has one. */
+  webSocketPort: number | undefined;
   stateDir: string;
   process: ChildProcess;
+  /** Everything the current agent process wrote to stderr so far. */
+  stderr(): string;
   /** SIGTERM and wait (graceful); removes the state dir unless `keepState`. */
   stop(options?: { keepState?: boolean }): Promise<void>;
   /** Sends a signal to the agent process (e.g. SIGKILL to simulate a crash). */
@@ -60,17 +69,27 @@ export async function startTestAgent(options: TestAgentOptions = {}): Promise<Te
         reject(new Error(`the agent exited (${code}) before it was ready: ${stderr.join('')}`)),
       );
     });
-    const ready = JSON.parse(line) as { url: string; port: number };
+    const ready = JSON.parse(line) as {
+      url: string;
+      localUrl: string;
+      port: number;
+      fingerprint: string | null;
+      webSocketPort: number | null;
+    };
     port = ready.port;
-    return { child, url: ready.url };
+    return { child, ready, stderr };
   };
   let current = await launch();
   const agent: TestAgent = {
-    url: current.url,
-    token: new URL(current.url).username,
+    url: current.ready.url,
+    localUrl: current.ready.localUrl,
+    token: decodeURIComponent(new URL(current.ready.localUrl).username),
     port,
+    fingerprint: current.ready.fingerprint ?? undefined,
+    webSocketPort: current.ready.webSocketPort ?? undefined,
     stateDir,
     process: current.child,
+    stderr: () => current.stderr.join(''),
     async stop(o = {}) {
       const child = agent.process;
       if (child.exitCode === null && child.signalCode === null) {
@@ -89,8 +108,18 @@ export async function startTestAgent(options: TestAgentOptions = {}): Promise<Te
         await new Promise((resolve) => child.once('exit', resolve));
       current = await launch();
       agent.process = current.child;
-      agent.url = current.url;
+      agent.url = current.ready.url;
+      agent.localUrl = current.ready.localUrl;
+      agent.fingerprint = current.ready.fingerprint ?? undefined;
+      agent.webSocketPort = current.ready.webSocketPort ?? undefined;
     },
   };
   return agent;
 }
+
+export {
+  BORE_CONTROL_PORT,
+  type BoreRelay,
+  findTestTool,
+  startBoreRelay,
+} from './test-utils/external-tools.js';

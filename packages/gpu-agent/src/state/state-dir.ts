@@ -7,6 +7,11 @@ import { dirname, join } from 'node:path';
 export interface StateLayout {
   root: string;
   tokenFile: string;
+  /** The agent's self-signed TLS certificate and its private key (PEM, mode 0600). */
+  tlsCertFile: string;
+  tlsKeyFile: string;
+  /** Tunnel programs installed by `gpulink-agent setup --tunnel NAME`. */
+  binDir: string;
   jobsDir: string;
   blobsDir: string;
   uploadsDir: string;
@@ -24,6 +29,9 @@ export async function openStateDir(root: string): Promise<StateLayout> {
   const layout: StateLayout = {
     root,
     tokenFile: join(root, 'token'),
+    tlsCertFile: join(root, 'tls', 'agent.crt'),
+    tlsKeyFile: join(root, 'tls', 'agent.key'),
+    binDir: join(root, 'bin'),
     jobsDir: join(root, 'jobs'),
     blobsDir: join(root, 'blobs'),
     uploadsDir: join(root, 'uploads'),
