@@ -1,0 +1,444 @@
+"""The built-in tasks: vision, tabular, lr_find, script and predict.
+
+Each returns the job's outcome, "succeeded" or "cancelled"; errors propagate to the entry point,
+which reports them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import os
+import runpy
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+import fastai.metrics as fastai_metrics
+from fastai.callback.schedule import minimum, slide, steep, valley
+from fastai.interpret import ClassificationInterpretation
+from fastai.learner import load_learner
+from fastai.tabular.data import TabularDataLoaders
+from fastai.tabular.learner import tabular_learner
+from fastai.torch_core import set_seed
+from fastai.vision.learner import vision_learner
+
+from . import data as datamod
+from .events import prediction_item
+from .job import DataError, Job, spec_int, spec_optional
+
+_FIT_METHODS = {
+    "FIT_METHOD_UNSPECIFIED": None, 0: None,
+    "FIT_METHOD_FINE_TUNE": "fine_tune", 1: "fine_tune",
+    "FIT_METHOD_FIT_ONE_CYCLE": "fit_one_cycle", 2: "fit_one_cycle",
+    "FIT_METHOD_FIT": "fit", 3: "fit",
+}
+_SUGGESTIONS = (("valley", valley), ("slide", slide), ("minimum", minimum), ("steep", steep))
+# Names in fastai.metrics that are building blocks, not metrics.
+_NOT_METRIC = {"AccumMetric", "skm_to_fastai", "optim_metric", "LossMetric", "LossMetrics"}
+# A confusion matrix of more classes than this would make one event of megabytes.
+_MAX_INTERPRETATION_CLASSES = 256
+_PREDICT_CHUNK = 64
+_PREDICTIONS_PER_EVENT = 1000
+
+
+def run_task(job: Job) -> str:
+    spec = job.spec
+    with _workdir() as work:
+        if "vision" in spec:
+            return train(job, "vision", spec["vision"] or {}, work)
+        if "tabular" in spec:
+            return train(job, "tabular", spec["tabular"] or {}, work)
+        if "lrFind" in spec:
+            return lr_find_task(job, spec["lrFind"] or {}, work)
+        if "script" in spec:
+            return script_task(job, spec["script"] or {})
+        if "predict" in spec:
+            return predict_task(job, spec["predict"] or {})
+    raise ValueError("the job spec sets no task (vision, tabular, script, lrFind or predict)")
+
+
+@contextlib.contextmanager
+def _workdir():
+    # learn.path: where lr_find keeps its temporary weights, never the (shared) dataset folder.
+    path = Path(tempfile.mkdtemp(prefix="gpulink-work-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _data_phase(what: str):
+    """Any failure while loading data is a data error, with the original exception as cause."""
+    try:
+        yield
+    except DataError:
+        raise
+    except Exception as e:
+        raise DataError(f"could not load the {what} data: {type(e).__name__}: {e}") from e
+
+
+def _num_workers(job: Job) -> int:
+    # CPU jobs train on tiny data in tests and on CPU-only runtimes; worker processes only pay
+    # off when a GPU waits for decoded images.
+    return 0 if not job.on_cuda else min(4, os.cpu_count() or 1)
+
+
+# --- learners ---------------------------------------------------------------------------------
+
+def resolve_arch(name: str):
+    """A torchvision or fastai (xresnet) model function, or a timm model name."""
+    import torchvision.models as tvm
+    from fastai.vision.models import xresnet
+    if name in tvm.list_models(module=tvm):
+        return getattr(tvm, name)
+    if name in xresnet.__all__ and name.startswith("x"):
+        return getattr(xresnet, name)
+    try:
+        import timm
+    except ImportError:
+        raise ValueError(f"unknown architecture {name!r}: not a torchvision or fastai model, and "
+                         f"timm is not installed") from None
+    if timm.is_model(name.split(".")[0]):
+        return name
+    raise ValueError(f"unknown architecture {name!r}: not a torchvision, fastai or timm model name")
+
+
+def resolve_metrics(names: list[str], n_classes: int) -> list:
+    """fastai metrics by name: 'accuracy', 'error_rate', 'f1_score' (F1Score), 'rmse', ..."""
+    available = set(fastai_metrics.__all__) - _NOT_METRIC
+    out = []
+    for name in names:
+        camel = "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+        key = name if name in available else camel if camel in available else None
+        if key is None:
+            raise ValueError(f"unknown metric {name!r}; fastai has: {', '.join(sorted(available))}")
+        obj = getattr(fastai_metrics, key)
+        if key[:1].isupper():
+            # Factories (F1Score, Precision, RocAuc, ...). sklearn's 'binary' average fails on
+            # more than two classes; 'macro' is the usual choice there.
+            kwargs = {}
+            try:
+                params = inspect.signature(obj).parameters
+            except (TypeError, ValueError):
+                params = {}
+            if "average" in params and n_classes > 2:
+                kwargs["average"] = "macro"
+            try:
+                obj = obj(**kwargs)
+            except TypeError as e:
+                raise ValueError(f"metric {name!r} needs arguments and cannot be used by name: {e}") from e
+        out.append(obj)
+    return out
+
+
+def _lr(task: dict):
+    lr = task.get("lr") or {}
+    if lr.get("find"):
+        return "find"
+    if lr.get("fixed") is not None:
+        value = float(lr["fixed"])
+        if value <= 0:
+            raise ValueError(f"lr.fixed must be > 0, got {value}")
+        return value
+    return None
+
+
+def build_learner(job: Job, kind: str, task: dict, work: Path):
+    seed = int(spec_optional(task, "seed", 42))
+    set_seed(seed)
+    device = torch.device(job.device)
+    if kind == "vision":
+        root = datamod.resolve_data(task.get("data"), job.envelope.get("dataDir"), "vision data")
+        with _data_phase("image"):
+            dls = datamod.vision_dataloaders(task, root, seed=seed, device=device,
+                                             num_workers=_num_workers(job))
+        arch = resolve_arch(task.get("arch") or "resnet34")
+        metrics = resolve_metrics(task.get("metrics") or ["accuracy"], dls.c)
+        pretrained = bool(spec_optional(task, "pretrained", True))
+        learn = vision_learner(dls, arch, pretrained=pretrained, metrics=metrics, path=work)
+        if task.get("fp16"):
+            if job.on_cuda:
+                learn = learn.to_fp16()
+            else:
+                job.writer.warning(code="fp16_on_cpu",
+                                   message="fp16 (mixed precision) needs a GPU; training in fp32 on the CPU")
+        return learn, pretrained
+    root = datamod.resolve_data(task.get("data"), job.envelope.get("dataDir"), "tabular data")
+    with _data_phase("tabular"):
+        dls = datamod.tabular_dataloaders(task, root, seed=seed, device=device,
+                                          num_workers=_num_workers(job))
+    regression = bool(task.get("regression"))
+    names = task.get("metrics") or ([] if regression else ["accuracy"])
+    metrics = resolve_metrics(names, 0 if regression else dls.c)
+    layers = [int(x) for x in task.get("layers") or [200, 100]]
+    learn = tabular_learner(dls, layers=layers, metrics=metrics, path=work)
+    return learn, False
+
+
+def _suggestions(learn, num_it: int) -> list[tuple[str, float]]:
+    """fastai's lr_find suggestions, computed the way Learner.lr_find does; one that cannot be
+    computed (a curve cut short by divergence) is left out instead of failing the job."""
+    lrs = torch.tensor([float(x) for x in learn.recorder.lrs])[num_it // 10:-5]
+    losses = torch.tensor([float(x) for x in learn.recorder.losses])[num_it // 10:-5]
+    nan = torch.nonzero(torch.isnan(losses.view(-1)))
+    if len(nan) > 0:
+        lrs, losses = lrs[:int(nan.min())], losses[:int(nan.min())]
+    out = []
+    for name, func in _SUGGESTIONS:
+        try:
+            lr, _ = func(lrs, losses, num_it)
+            out.append((name, float(lr)))
+        except Exception:
+            continue
+    return out
+
+
+def run_lr_find(job: Job, learn, start_lr=1e-7, end_lr=10.0, num_it=100) -> list[tuple[str, float]] | None:
+    """Runs the finder and emits lrFindResult; None when it was cancelled."""
+    learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, show_plot=False,
+                  suggest_funcs=None)
+    if job.cancelled:
+        return None
+    suggestions = _suggestions(learn, num_it)
+    job.writer.lr_find_result(lrs=[float(x) for x in learn.recorder.lrs],
+                              losses=[float(x) for x in learn.recorder.losses],
+                              suggestions=suggestions)
+    return suggestions
+
+
+def train(job: Job, kind: str, task: dict, work: Path) -> str:
+    epochs = spec_int(task, "epochs", 0)
+    if epochs <= 0:
+        raise ValueError(f"{kind}: epochs must be > 0")
+    learn, pretrained = build_learner(job, kind, task, work)
+    method = _FIT_METHODS.get(task.get("fitMethod", 0), "invalid")
+    if method == "invalid":
+        raise ValueError(f"unknown fitMethod {task.get('fitMethod')!r}")
+    if method is None:
+        method = "fine_tune" if kind == "vision" and pretrained else "fit_one_cycle"
+    if kind == "tabular" and method == "fine_tune":
+        raise ValueError("fitMethod FIT_METHOD_FINE_TUNE is not valid for a tabular task")
+    lr = _lr(task)
+    if lr == "find":
+        suggestions = run_lr_find(job, learn)
+        if suggestions is None:
+            return "cancelled"
+        lr = dict(suggestions).get("valley")
+        if lr is None:
+            raise RuntimeError("the learning-rate finder found no 'valley' suggestion; set lr.fixed")
+    if method == "fine_tune":
+        kwargs = {} if lr is None else {"base_lr": lr}
+        learn.fine_tune(epochs, freeze_epochs=spec_int(task, "freezeEpochs", 1), **kwargs)
+    elif method == "fit_one_cycle":
+        learn.fit_one_cycle(epochs, lr_max=lr)
+    else:
+        learn.fit(epochs, lr=lr)
+    if job.cancelled:
+        return "cancelled"
+    export(job, learn)
+    if kind == "vision" or not task.get("regression"):
+        interpret(job, learn)
+    return "succeeded"
+
+
+def export(job: Job, learn) -> None:
+    job.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    target = job.artifacts_dir / "export.pkl"
+    # learn.path goes into the pickle; '.' makes the loaded model save next to the user's cwd.
+    old_path, learn.path = learn.path, Path(".")
+    try:
+        learn.export(target.resolve())
+    finally:
+        learn.path = old_path
+    job.announce_artifact(target, "model")
+
+
+def interpret(job: Job, learn) -> None:
+    try:
+        if len(learn.dls.valid_ds) == 0:
+            return
+    except Exception:
+        return
+    vocab = _vocab(learn)
+    if vocab is None or len(vocab) > _MAX_INTERPRETATION_CLASSES:
+        return
+    interp = ClassificationInterpretation.from_learner(learn)
+    classes = [str(c) for c in interp.vocab]
+    cm = interp.confusion_matrix()
+    pairs = interp.most_confused(min_val=1)[:50]
+    job.writer.interpretation(classes=classes, confusion_matrix=[int(x) for x in cm.flatten()],
+                              most_confused=[(str(a), str(p), int(c)) for a, p, c in pairs])
+
+
+# --- lr_find ----------------------------------------------------------------------------------
+
+def lr_find_task(job: Job, task: dict, work: Path) -> str:
+    if "vision" in task:
+        learn, _ = build_learner(job, "vision", task["vision"] or {}, work)
+    elif "tabular" in task:
+        learn, _ = build_learner(job, "tabular", task["tabular"] or {}, work)
+    else:
+        raise ValueError("lrFind needs a vision or tabular setup")
+    start = float(task.get("startLr") or 1e-7)
+    end = float(task.get("endLr") or 10.0)
+    num_it = spec_int(task, "numIterations", 100)
+    if not 0 < start < end:
+        raise ValueError(f"lrFind: need 0 < startLr < endLr, got {start} and {end}")
+    return "cancelled" if run_lr_find(job, learn, start, end, num_it) is None else "succeeded"
+
+
+# --- script -----------------------------------------------------------------------------------
+
+class ScriptExit(Exception):
+    """The user's script called sys.exit with a failing status."""
+
+
+def script_task(job: Job, task: dict) -> str:
+    env = job.envelope
+    if env.get("workspaceDir"):
+        workspace = Path(env["workspaceDir"])
+    else:
+        workspace = datamod.resolve_data(task.get("workspace"), None, "script workspace")
+    entry_name = task.get("entrypoint") or ""
+    if not entry_name:
+        raise DataError("script: no entrypoint given (e.g. 'train.py')")
+    entry = workspace / entry_name
+    if not entry.is_file():
+        found = sorted(p.relative_to(workspace).as_posix() for p in workspace.rglob("*.py"))[:10]
+        raise DataError(f"script: {entry_name} not found in the workspace"
+                        + (f" (Python files there: {', '.join(found)})" if found else ""))
+    for key, value in (task.get("env") or {}).items():
+        os.environ[str(key)] = str(value)
+    if task.get("data") or env.get("dataDir"):
+        os.environ["GPULINK_DATA"] = str(datamod.resolve_data(task.get("data"), env.get("dataDir"),
+                                                              "script data"))
+    job.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["GPULINK_ARTIFACTS"] = str(job.artifacts_dir.resolve())
+    os.chdir(workspace)
+    sys.argv = [entry_name, *[str(a) for a in task.get("args") or []]]
+    # `python train.py` puts the script's folder first on sys.path; run_path does not.
+    sys.path.insert(0, str(entry.parent.resolve()))
+    try:
+        runpy.run_path(str(entry.resolve()), run_name="__main__")
+    except SystemExit as e:
+        if e.code not in (None, 0):
+            raise ScriptExit(f"the script exited with status {e.code}") from e
+    job.announce_new_files()
+    return "cancelled" if job.cancelled else "succeeded"
+
+
+# --- predict ----------------------------------------------------------------------------------
+
+def predict_task(job: Job, task: dict) -> str:
+    model_path = job.envelope.get("modelPath")
+    if not model_path or not Path(model_path).is_file():
+        raise DataError(f"predict: the model file {model_path!r} does not exist")
+    with warnings.catch_warnings():
+        # The export comes from a gpulink job the user ran: the insecure-pickle notice is noise.
+        warnings.filterwarnings("ignore", message=".*load_learner.*")
+        learn = load_learner(model_path, cpu=not job.on_cuda)
+    root = datamod.resolve_data(task.get("inputs"), job.envelope.get("dataDir"), "predict inputs")
+    paths = _input_files(root, task.get("inputPaths") or [])
+    top_k = spec_int(task, "topK", 3)
+    tabular = isinstance(learn.dls, TabularDataLoaders)
+    items: list[dict] = []
+    for i in range(0, len(paths), 1 if tabular else _PREDICT_CHUNK):
+        if job.cancelled:
+            return "cancelled"
+        chunk = paths[i:i + (1 if tabular else _PREDICT_CHUNK)]
+        if tabular:
+            items += _predict_table(learn, root, chunk[0], top_k)
+        else:
+            items += _predict_files(learn, root, chunk, top_k)
+    for i in range(0, max(len(items), 1), _PREDICTIONS_PER_EVENT):
+        job.writer.predictions(items[i:i + _PREDICTIONS_PER_EVENT])
+    job.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    out = job.artifacts_dir / "predictions.json"
+    out.write_text(json.dumps({"items": items}, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    job.announce_artifact(out, "predictions")
+    return "succeeded"
+
+
+def _input_files(root: Path, given: list[str]) -> list[Path]:
+    if given:
+        paths = []
+        for rel in given:
+            p = root / rel
+            if not p.is_file():
+                raise DataError(f"predict: input {rel} is not a file in the inputs dataset")
+            paths.append(p)
+        return paths
+    paths = sorted(p for p in root.rglob("*")
+                   if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    if not paths:
+        raise DataError(f"predict: the inputs dataset has no files")
+    return paths
+
+
+def _vocab(learn):
+    vocab = getattr(learn.dls, "vocab", None)
+    if vocab is not None and len(vocab) > 0 and not isinstance(vocab[-1], str) and hasattr(vocab[-1], "__len__"):
+        vocab = vocab[-1]
+    return [str(v) for v in vocab] if vocab is not None else None
+
+
+def _label(vocab, probs: torch.Tensor, decoded, top_k: int) -> tuple[str, float, list]:
+    if vocab is not None and probs.ndim == 1 and len(probs) == len(vocab):
+        k = min(top_k, len(vocab))
+        values, idx = probs.topk(k)
+        top = [(vocab[int(j)], float(v)) for v, j in zip(values, idx)]
+        if isinstance(decoded, torch.Tensor) and decoded.dtype == torch.bool:
+            chosen = [j for j in range(len(vocab)) if bool(decoded[j])]
+            label = ";".join(vocab[j] for j in chosen)
+            prob = max((float(probs[j]) for j in chosen), default=0.0)
+            return label, prob, top
+        best = int(probs.argmax())
+        return vocab[best], float(probs[best]), top
+    value = probs.flatten()
+    text = ",".join(f"{float(v):.6g}" for v in value)
+    return text, 0.0, []
+
+
+def _predict_files(learn, root: Path, files: list[Path], top_k: int) -> list[dict]:
+    try:
+        dl = learn.dls.test_dl(files, num_workers=0)
+        probs, _, decoded = learn.get_preds(dl=dl, with_decoded=True)
+    except Exception:
+        for f in files:  # find the file at fault, for a message a person can act on
+            try:
+                learn.get_preds(dl=learn.dls.test_dl([f], num_workers=0))
+            except Exception as e:
+                raise DataError(f"predict: could not read {f.relative_to(root).as_posix()}: "
+                                f"{type(e).__name__}: {e}") from e
+        raise
+    vocab = _vocab(learn)
+    out = []
+    for i, f in enumerate(files):
+        label, prob, top = _label(vocab, probs[i], decoded[i], top_k)
+        out.append(prediction_item(input=f.relative_to(root).as_posix(), label=label,
+                                   probability=prob, top=top))
+    return out
+
+
+def _predict_table(learn, root: Path, path: Path, top_k: int) -> list[dict]:
+    import pandas as pd
+    rel = path.relative_to(root).as_posix()
+    try:
+        df = pd.read_csv(path)
+        dl = learn.dls.test_dl(df)
+    except Exception as e:
+        raise DataError(f"predict: could not read {rel} as a table for this model: "
+                        f"{type(e).__name__}: {e}") from e
+    probs, _, decoded = learn.get_preds(dl=dl, with_decoded=True)
+    vocab = _vocab(learn)
+    out = []
+    for i in range(len(df)):
+        label, prob, top = _label(vocab, probs[i], decoded[i], top_k)
+        out.append(prediction_item(input=f"{rel}#{i}", label=label, probability=prob, top=top))
+    return out
