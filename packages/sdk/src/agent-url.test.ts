@@ -97,12 +97,18 @@ describe('connect() URL handling', () => {
     await expect(connect()).rejects.toThrow(/the port is missing/);
   });
 
-  it('refuses TLS fingerprints and gpulink+wss:// with UNIMPLEMENTED until they are supported', async () => {
-    const tls = await connect(`gpulink://t@127.0.0.1:1?fp=${fp}`).catch((e: unknown) => e);
-    expect(tls).toMatchObject({ code: 'UNIMPLEMENTED' });
-    expect((tls as Error).message).toMatch(/TLS with a pinned certificate fingerprint.*not supported/);
+  it("refuses gpulink+wss:// without a fingerprint: the agent's TLS runs inside the WebSocket", async () => {
     const wss = await connect('gpulink+wss://t@example.com/grpc').catch((e: unknown) => e);
-    expect(wss).toMatchObject({ code: 'UNIMPLEMENTED' });
-    expect((wss as Error).message).toMatch(/gpulink\+wss:\/\/.*not supported/);
+    expect(wss).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((wss as Error).message).toMatch(/gpulink\+wss:\/\/ URL needs the agent's certificate fingerprint/);
+  });
+
+  it('checks the pinned fingerprint before anything else goes over the wire', async () => {
+    // Nothing listens on port 1: the certificate check is what fails, with UNAVAILABLE.
+    const tls = await connect(`gpulink://t@127.0.0.1:1?fp=${fp}`, { timeoutMs: 5_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(tls).toMatchObject({ code: 'UNAVAILABLE' });
+    expect((tls as Error).message).toMatch(/cannot make a TLS connection to the agent at 127\.0\.0\.1:1/);
   });
 });

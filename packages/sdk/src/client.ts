@@ -1,5 +1,6 @@
+import type { TlsOptions } from 'node:tls';
 import { AgentServiceClient, DataServiceClient, JobServiceClient } from '@gpulink/proto';
-import { type ChannelOptions, credentials, Metadata } from '@grpc/grpc-js';
+import { type ChannelOptions, Metadata } from '@grpc/grpc-js';
 import { type AgentUrl, formatAgentUrl, grpcTarget, parseAgentUrl } from './agent-url.js';
 import { agentInfo, environmentReport, statsSample } from './convert.js';
 import { createDatasetsApi, type DatasetsApi } from './datasets.js';
@@ -24,6 +25,7 @@ import {
   sleep,
   unaryWithRetry,
 } from './rpc.js';
+import { openTransport, type Transport } from './transport.js';
 import type { AgentInfo, EnvironmentReport, StatsSample } from './types.js';
 
 /**
@@ -43,6 +45,12 @@ export interface ConnectOptions extends CallOptions {
   keepaliveTimeMs?: number;
   /** How long a ping may go unanswered before the connection counts as dead, ms. @default 10000 */
   keepaliveTimeoutMs?: number;
+  /**
+   * Extra CA certificates (PEM) to trust for the HTTPS edge of a `gpulink+wss://` URL, e.g. your own
+   * reverse proxy with a private CA. The agent's own certificate needs nothing here: the URL's `fp=`
+   * pins it. @default Node's CA list
+   */
+  webSocketCa?: TlsOptions['ca'];
 }
 
 /**
@@ -136,9 +144,11 @@ function channelOptions(options: ConnectOptions): ChannelOptions {
  * token or an unreachable agent fails here with a clear `UNAUTHENTICATED` or `UNAVAILABLE` error
  * rather than on the first real call. Without `url` it reads `GPULINK_URL`.
  *
- * Plaintext only for now: a URL with a pinned TLS fingerprint (`?fp=`) or the `gpulink+wss://`
- * scheme parses, but is refused with `UNIMPLEMENTED` until the SDK dials TLS and WebSockets; those are
- * the only not-yet-supported paths.
+ * A URL with `?fp=<sha256>` means TLS: the agent's self-signed certificate must have exactly that
+ * SHA-256 fingerprint, whatever host name the URL has (a tunnel's), or `connect` rejects with
+ * `UNAUTHENTICATED` and sends nothing, the token included. `gpulink+wss://` carries that same TLS in a
+ * WebSocket, for agents behind an HTTP tunnel (cloudflared, ngrok); no tunnel program is needed here.
+ * Without `fp`, the connection is plaintext: for agents on this machine.
  *
  * @example
  * ```ts
@@ -161,21 +171,16 @@ export async function connect(url?: string | AgentUrl, options: ConnectOptions =
     );
   }
   const parsed = typeof raw === 'string' ? parseAgentUrl(raw) : raw;
-  if (parsed.transport === 'wss') {
-    throw new GpulinkError(
-      'UNIMPLEMENTED',
-      'gpulink+wss:// (gRPC over a WebSocket, for HTTP tunnels) is not supported by this SDK version yet; use a gpulink:// URL',
-    );
-  }
-  if (parsed.fingerprint !== undefined) {
-    throw new GpulinkError(
-      'UNIMPLEMENTED',
-      'TLS with a pinned certificate fingerprint (?fp=) is not supported by this SDK version yet; use a plaintext gpulink:// URL without fp',
-    );
-  }
-  const client = new Client(parsed, options);
+  const readyOptions = { signal: options.signal, timeoutMs: options.timeoutMs ?? defaultReadyTimeoutMs };
+  // One deadline for the certificate check and the first call together.
+  const limits = limitsOf(readyOptions);
+  const transport = await openTransport(parsed, limits, options);
+  const client = new Client(parsed, options, transport);
   try {
-    await client.ready({ signal: options.signal, timeoutMs: options.timeoutMs ?? defaultReadyTimeoutMs });
+    await client.ready({
+      signal: options.signal,
+      timeoutMs: limits.deadline === undefined ? undefined : Math.max(1, limits.deadline - Date.now()),
+    });
   } catch (e) {
     await client.close();
     throw e;
@@ -194,18 +199,21 @@ class Client implements AgentClient {
   private readonly ctx: CallContext;
   private readonly clients: JobClients;
   private readonly live = new Set<{ cancel(): void }>();
+  private readonly transport: Transport;
   private isClosed = false;
   private readyInfo: AgentInfo | undefined;
 
-  constructor(url: AgentUrl, options: ConnectOptions) {
+  constructor(url: AgentUrl, options: ConnectOptions, transport: Transport) {
+    this.transport = transport;
+    // grpc-js dials transport.target (a local bridge for WebSockets); messages name the agent's address.
     const target = grpcTarget(url);
-    const creds = credentials.createInsecure();
-    const opts = channelOptions(options);
-    this.agent = new AgentServiceClient(target, creds, opts);
+    const creds = transport.credentials;
+    const opts = { ...channelOptions(options), ...transport.options };
+    this.agent = new AgentServiceClient(transport.target, creds, opts);
     // One HTTP/2 connection for all three services, so keepalive and reconnects apply to all at once.
     const channelOverride = this.agent.getChannel();
-    this.jobClient = new JobServiceClient(target, creds, { ...opts, channelOverride });
-    this.dataClient = new DataServiceClient(target, creds, { ...opts, channelOverride });
+    this.jobClient = new JobServiceClient(transport.target, creds, { ...opts, channelOverride });
+    this.dataClient = new DataServiceClient(transport.target, creds, { ...opts, channelOverride });
     this.displayUrl = formatAgentUrl(url, { redactToken: true });
     const authorization = `Bearer ${url.token}`;
     const live = this.live;
@@ -334,6 +342,7 @@ class Client implements AgentClient {
     this.live.clear();
     // The three clients share one channel: closing it once closes the connection for all of them.
     this.agent.close();
+    await this.transport.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -3,13 +3,19 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-export { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
+export {
+  type BoreRelay,
+  findTestTool,
+  startBoreRelay,
+  startTestAgent,
+  type TestAgent,
+} from '@gpulink/gpu-agent/testing';
 
 /** The agent package's `python/` folder, found from its published test entry point. */
 export function agentPythonDir(): string {
@@ -26,16 +32,26 @@ export function workerPython(): string {
 
 /**
  * scikit-learn's digits as PNG folders (train/<label>/*.png, holdout/*.png), written by the worker
- * package's own sample-data module.
+ * package's own sample-data module, `size` pixels square. `perClass` keeps only that many training
+ * images of each digit, for tests that need training to happen but not to be good.
  */
-export async function makeDigits(out: string): Promise<void> {
+export async function makeDigits(
+  out: string,
+  options: { size?: number; perClass?: number } = {},
+): Promise<void> {
   await promisify(execFile)(
     workerPython(),
-    ['-m', 'gpulink_worker.sample_data', 'digits', out, '--size', '28'],
+    ['-m', 'gpulink_worker.sample_data', 'digits', out, '--size', String(options.size ?? 28)],
     {
       env: { ...process.env, PYTHONPATH: agentPythonDir() },
     },
   );
+  const keep = options.perClass;
+  if (keep === undefined) return;
+  for (const label of await readdir(join(out, 'train'))) {
+    const files = (await readdir(join(out, 'train', label))).sort();
+    await Promise.all(files.slice(keep).map((f) => rm(join(out, 'train', label, f))));
+  }
 }
 
 /** The Wisconsin breast-cancer table as CSV with a `diagnosis` column. */
