@@ -1,0 +1,104 @@
+// Helpers for the chaos and fuzz tests: job specs for script jobs in a folder on the agent's machine,
+// a TCP relay the test can cut, and small waits. Everything here drives the real agent.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createServer, type Server, Socket } from 'node:net';
+import { join } from 'node:path';
+import { type JobEvent, JobSpec, JobState } from '@gpulink/proto';
+import type { rawClients } from '../test-utils/clients.js';
+import { unaryCall } from '../test-utils/clients.js';
+
+export type RawClients = ReturnType<typeof rawClients>;
+
+export const agentPath = (path: string) => ({ source: { $case: 'agentPath' as const, value: path } });
+
+/** Writes `files` (name -> content) into `dir`, creating it. */
+export async function writeWorkspace(dir: string, files: Record<string, string>): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+  return dir;
+}
+
+/** A script job on the CPU that runs `entrypoint` from a folder on the agent's machine. */
+export function scriptSpec(workspace: string, entrypoint: string, args: string[] = []): JobSpec {
+  return JobSpec.fromPartial({
+    gpuCount: 0,
+    task: { $case: 'script', value: { workspace: agentPath(workspace), entrypoint, args } },
+  } as JobSpec);
+}
+
+export async function submitJob(c: RawClients, spec: JobSpec): Promise<string> {
+  const r = await unaryCall<{ job?: { id: string } }>((cb) =>
+    c.jobs.submitJob({ spec, idempotencyKey: '' }, c.metadata(), cb),
+  );
+  if (!r.job) throw new Error('SubmitJob answered without a job');
+  return r.job.id;
+}
+
+export const states = (events: JobEvent[]) =>
+  events.flatMap((e) => (e.kind?.$case === 'stateChanged' ? [JobState[e.kind.value.state]] : []));
+
+export const logTexts = (events: JobEvent[]) =>
+  events.flatMap((e) => (e.kind?.$case === 'log' ? [e.kind.value.text] : []));
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls `check` every 100 ms until it holds or `ms` passed; returns its last answer. */
+export async function waitFor(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await check()) return true;
+  return check();
+}
+
+/** A TCP relay between a client and the agent that the test can cut at any moment. */
+export interface CuttableProxy {
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  /** Destroys every open connection, both sides, at once (a dropped network). */
+  cutAll(): void;
+  close(): Promise<void>;
+}
+
+export async function startCuttableProxy(targetPort: number): Promise<CuttableProxy> {
+  const open = new Set<Socket>();
+  let connections = 0;
+  const server: Server = createServer((client) => {
+    connections++;
+    const upstream = new Socket();
+    open.add(client);
+    open.add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', () => {
+      open.delete(client);
+      upstream.destroy();
+    });
+    upstream.on('close', () => {
+      open.delete(upstream);
+      client.destroy();
+    });
+    client.on('error', drop);
+    upstream.on('error', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    upstream.connect(targetPort, '127.0.0.1');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('proxy: no TCP address');
+  const cutAll = () => {
+    for (const s of [...open]) s.destroy();
+  };
+  return {
+    port: address.port,
+    get connections() {
+      return connections;
+    },
+    cutAll,
+    async close() {
+      cutAll();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
