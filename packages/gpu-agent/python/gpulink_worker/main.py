@@ -133,11 +133,13 @@ def ready_info() -> dict:
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
             p = torch.cuda.get_device_properties(i)
-            uuid = getattr(p, "uuid", None)
+            uuid = str(getattr(p, "uuid", "") or "")
+            if uuid and not uuid.startswith(("GPU-", "MIG-")):
+                # torch prints the bare UUID; nvidia-smi (which the agent samples) prefixes it.
+                uuid = f"GPU-{uuid}"
             gpus.append({
                 "index": i, "name": p.name,
-                # nvidia-smi prints the same UUID with this prefix; the agent matches them.
-                "uuid": f"GPU-{uuid}" if uuid else "",
+                "uuid": uuid,
                 "memoryTotalBytes": int(p.total_memory),
                 "computeCapability": f"{p.major}.{p.minor}",
             })
