@@ -1,0 +1,42 @@
+"""The recorded fd-3 fixtures (tests/record_fixtures.py) still match the contract checks, so the
+TypeScript side validates against output this worker really produces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import WorkerRun, check_event, check_fit_sequence, check_run
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXPECTED = {
+    "vision": ("succeeded", {"fitStarted", "batch", "epochEnded", "artifact", "interpretation",
+                             "warning"}),
+    "tabular": ("succeeded", {"fitStarted", "batch", "epochEnded", "artifact", "interpretation"}),
+    "lr-find": ("succeeded", {"lrFindResult"}),
+    "predict": ("succeeded", {"predictions", "artifact"}),
+    "cancelled": ("cancelled", {"fitStarted", "batch"}),
+    "script": ("succeeded", {"fitStarted", "batch", "epochEnded"}),
+    "failed": (None, {"fitStarted", "batch", "error"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_fixture_is_valid_worker_output(name):
+    text = (FIXTURES / f"{name}.ndjson").read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    events = [json.loads(line) for line in text.splitlines()]
+    for e in events:
+        check_event(e)
+    outcome, kinds = EXPECTED[name]
+    run = WorkerRun(events, 0 if outcome else 1, "", "", 0.0)
+    check_run(run, ok=outcome is not None)
+    check_fit_sequence(run)
+    assert kinds <= set(run.kinds())
+    if outcome:
+        assert run.one("done")["outcome"] == outcome
+    env = json.loads((FIXTURES / f"{name}.envelope.json").read_text(encoding="utf-8"))
+    assert {"jobId", "attempt", "spec", "dataDir", "workspaceDir", "artifactsDir", "device",
+            "modelPath", "resume", "batchEventsPerSecond"} == set(env)
