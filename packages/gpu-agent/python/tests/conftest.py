@@ -16,6 +16,11 @@ from pathlib import Path
 
 import pytest
 
+# Test machines are small and shared: torch's OpenMP threads spin when other processes hold the
+# cores, and an epoch can take 10x longer. One thread per process (this one, before anything
+# imports torch, and every worker it starts) keeps runs steady. An explicit setting wins.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 PYTHON_DIR = Path(__file__).resolve().parent.parent
 
 # --- data -------------------------------------------------------------------------------------
@@ -138,9 +143,6 @@ def run_worker(env: dict, *, cwd: Path, cancel_when=None, timeout: float = 300,
     it write the cancel control line at that moment."""
     read_fd, write_fd = os.pipe()
     proc_env = dict(os.environ, PYTHONUNBUFFERED="1", **(extra_env or {}))
-    # Test machines are small and shared: torch's OpenMP threads spin when other processes hold
-    # the cores, and an epoch can take 10x longer. One thread each keeps runs steady.
-    proc_env.setdefault("OMP_NUM_THREADS", "1")
     t0 = time.monotonic()
     # The pipe's write end must be fd 3 in the worker, as the agent's spawn sets it up. A tiny
     # launcher moves it there and then becomes the worker (exec): same pid, own process group.
