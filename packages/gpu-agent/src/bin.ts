@@ -73,7 +73,7 @@ async function main(argv: string[]): Promise<number> {
     },
     strict: true,
   });
-  if (!command || command === 'help' || values.help) {
+  if (!command || command === 'help' || command === '--help' || command === '-h' || values.help) {
     process.stdout.write(HELP);
     return command || values.help ? 0 : EXIT_USAGE;
   }
