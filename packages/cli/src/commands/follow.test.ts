@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { recordedEvents } from '../test-utils/fixtures.js';
+import { emptyJobView, reduceJobView } from '../ui/job-view.js';
+import { describeEvent, exitCodeFor, summaryLines } from './follow.js';
+
+describe('plain output of a recorded vision job', () => {
+  const events = recordedEvents('vision-digits');
+  let view = emptyJobView(events[0]?.jobId ?? '');
+  const lines: string[] = [];
+  for (const e of events) {
+    view = reduceJobView(view, e);
+    const line = describeEvent(e, view);
+    if (line !== undefined) lines.push(line);
+  }
+
+  it('prints states, fits and one line per epoch, but no batch noise', () => {
+    expect(lines.filter((l) => /^epoch \d\/2 {2}train_loss /.test(l))).toHaveLength(2);
+    expect(lines.some((l) => l.endsWith('succeeded'))).toBe(true);
+    expect(lines.some((l) => l.startsWith('fit 1: '))).toBe(true);
+    expect(lines.length).toBeLessThan(
+      events.filter((e) => e.type !== 'batch' && e.type !== 'stats').length + 1,
+    );
+  });
+
+  it('ends with the accuracy and how to get the model', () => {
+    const summary = summaryLines(view);
+    expect(summary[0]).toMatch(/succeeded after 2 epoch\(s\), accuracy \d+\.\d%/);
+    expect(summary[1]).toContain(`gpulink pull ${view.jobId} export.pkl`);
+    expect(exitCodeFor(view)).toBe(0);
+  });
+
+  it('gives a failed job the failed-job exit code', () => {
+    const failed = recordedEvents('failed-script').reduce(reduceJobView, emptyJobView(''));
+    expect(exitCodeFor(failed)).toBe(3);
+  });
+});
