@@ -98,7 +98,7 @@ def vision_dataloaders(task: dict, root: Path, *, seed: int, device, num_workers
             raise DataError(f"CSV labels: {len(missing)} of {len(df)} files listed in "
                             f"{csv.get('csvPath')} are missing under {image_root}, e.g. {missing[0]}")
         if valid_col:
-            df[valid_col] = df[valid_col].astype(bool)
+            df[valid_col] = _bool_column(df[valid_col], f"CSV labels: validColumn '{valid_col}'")
             splitter = ColSplitter(valid_col)
         else:
             splitter = RandomSplitter(_valid_pct(task), seed=seed)
@@ -138,6 +138,23 @@ def vision_dataloaders(task: dict, root: Path, *, seed: int, device, num_workers
                         f"class (root/<label>/<image>); found a single label")
     block = DataBlock(get_y=parent_label, splitter=splitter, **common)
     return block.dataloaders(items, path=root, **dl_kwargs)
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "valid"}
+_FALSE = {"false", "f", "no", "n", "0", "train", ""}
+
+
+def _bool_column(col: pd.Series, what: str) -> pd.Series:
+    """A CSV's yes/no column as booleans; `astype(bool)` would call every non-empty string True."""
+    if pd.api.types.is_bool_dtype(col.dtype):
+        return col
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return col.fillna(0) != 0
+    text = col.fillna("").astype(str).str.strip().str.lower()
+    unknown = sorted(set(text) - _TRUE - _FALSE)
+    if unknown:
+        raise DataError(f"{what} must hold true/false (or 1/0, yes/no); found {unknown[:3]}")
+    return text.isin(_TRUE)
 
 
 def _read_csv(root: Path, rel: str, example: str) -> pd.DataFrame:

@@ -177,7 +177,15 @@ def build_learner(job: Job, kind: str, task: dict, work: Path):
     names = task.get("metrics") or ([] if regression else ["accuracy"])
     metrics = resolve_metrics(names, 0 if regression else dls.c)
     layers = [int(x) for x in task.get("layers") or [200, 100]]
-    learn = tabular_learner(dls, layers=layers, metrics=metrics, path=work)
+    y_range = None
+    if regression:
+        # fastai's advice for regression: squash the output into the target's range. Without
+        # it a target in the hundreds takes many epochs just to reach the right scale.
+        ys = dls.train.ys.to_numpy(dtype="float64")
+        lo, hi = float(ys.min()), float(ys.max())
+        pad = 0.05 * (hi - lo) or 1.0
+        y_range = (lo - pad, hi + pad)
+    learn = tabular_learner(dls, layers=layers, metrics=metrics, path=work, y_range=y_range)
     return learn, False
 
 
@@ -344,9 +352,9 @@ def predict_task(job: Job, task: dict) -> str:
         warnings.filterwarnings("ignore", message=".*load_learner.*")
         learn = load_learner(model_path, cpu=not job.on_cuda)
     root = datamod.resolve_data(task.get("inputs"), job.envelope.get("dataDir"), "predict inputs")
-    paths = _input_files(root, task.get("inputPaths") or [])
-    top_k = spec_int(task, "topK", 3)
     tabular = isinstance(learn.dls, TabularDataLoaders)
+    paths = _input_files(root, task.get("inputPaths") or [], tabular)
+    top_k = spec_int(task, "topK", 3)
     items: list[dict] = []
     for i in range(0, len(paths), 1 if tabular else _PREDICT_CHUNK):
         if job.cancelled:
@@ -365,7 +373,7 @@ def predict_task(job: Job, task: dict) -> str:
     return "succeeded"
 
 
-def _input_files(root: Path, given: list[str]) -> list[Path]:
+def _input_files(root: Path, given: list[str], tabular: bool) -> list[Path]:
     if given:
         paths = []
         for rel in given:
@@ -374,10 +382,16 @@ def _input_files(root: Path, given: list[str]) -> list[Path]:
                 raise DataError(f"predict: input {rel} is not a file in the inputs dataset")
             paths.append(p)
         return paths
-    paths = sorted(p for p in root.rglob("*")
+    # "Every file" the model can read: a README or a stray CSV next to the images is not an input.
+    if tabular:
+        found = root.rglob("*.csv")
+    else:
+        from fastai.data.transforms import get_image_files
+        found = get_image_files(root)
+    paths = sorted(p for p in found
                    if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
     if not paths:
-        raise DataError(f"predict: the inputs dataset has no files")
+        raise DataError(f"predict: the inputs dataset has no {'CSV' if tabular else 'image'} files")
     return paths
 
 
