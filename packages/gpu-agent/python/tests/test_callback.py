@@ -149,11 +149,15 @@ def test_export_does_not_need_gpulink(cap, tmp_path):
                                      num_workers=0, device="cpu")
     learn = tabular_learner(dls, layers=[8])
     learn.fit(1)
-    learn.export(tmp_path / "model.pkl")
-    data = (tmp_path / "model.pkl").read_bytes()
+    cap.job.artifacts_dir.mkdir(parents=True)
+    target = cap.job.artifacts_dir / "model.pkl"
+    learn.export(target)
+    data = target.read_bytes()
     assert b"gpulink_worker" not in data
     assert learn._grab_cbs(GpulinkCallback), "the callback comes back after export"
-    loaded = load_learner(tmp_path / "model.pkl")
+    cap.job.announce_new_files()
+    assert [(a["name"], a["kind"]) for a in cap.of("artifact")] == [("model.pkl", "model")]
+    loaded = load_learner(target)
     # A loaded Learner was never __init__'ed: it is adopted when unpickled.
     assert loaded._grab_cbs(GpulinkCallback) and not loaded._grab_cbs(ProgressCallback)
     loaded.fit(1)
@@ -165,3 +169,20 @@ def test_doubles_follow_proto3_json():
     assert proto_double(float("inf")) == "Infinity"
     assert proto_double(float("-inf")) == "-Infinity"
     assert proto_double(1) == 1.0
+
+
+def test_files_a_job_leaves_in_artifacts_are_announced(cap, tmp_path):
+    artifacts = cap.job.artifacts_dir
+    (artifacts / "plots").mkdir(parents=True)
+    (artifacts / "plots" / "loss.png").write_bytes(b"png")
+    (artifacts / ".hidden").write_text("skip me")
+    learn = synth_learner(n_trn=2)
+    learn.path = artifacts
+    learn.fit(1)
+    learn.save("weights")  # models/weights.pth under learn.path
+    cap.job.announce_artifact(artifacts / "plots" / "loss.png", "file")
+    (artifacts / "notes.txt").write_text("hello")
+    cap.job.announce_new_files()
+    named = {a["name"]: a["kind"] for a in cap.of("artifact")}
+    assert named == {"plots/loss.png": "file", "models/weights.pth": "file", "notes.txt": "file"}
+    assert len(cap.of("artifact")) == 3, "an announced file is not announced again"
