@@ -29,7 +29,7 @@ import { loadOrCreateToken, openStateDir } from './state/state-dir.js';
 import { StatsSampler } from './stats/stats-sampler.js';
 import { loadOrCreateCertificate } from './tls/certificate.js';
 import { agentUrl, type ExposureSettings, needsTls, startExposure } from './tunnels/exposure.js';
-import type { PublicAddress } from './tunnels/programs.js';
+import { findTunnelProgram, type PublicAddress } from './tunnels/programs.js';
 
 export interface AgentOptions extends ExposureSettings {
   /** State dir (job logs, datasets, the token). */
@@ -84,6 +84,8 @@ const KEEPALIVE = {
 export async function startAgent(options: AgentOptions): Promise<Agent> {
   const log = options.log ?? ((m: string) => process.stderr.write(`gpulink-agent: ${m}\n`));
   const layout = await openStateDir(options.stateDir);
+  // Before the slow start (the worker's Python imports torch): a missing tunnel program fails at once.
+  if (options.tunnel) await findTunnelProgram(options.tunnel.kind, layout.binDir);
   const token = await loadOrCreateToken(layout, options.tokenFile);
   const python = options.python ?? defaultPython();
   const open = new OpenStreams();
