@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ErrorKind,
@@ -43,6 +43,11 @@ interface LiveJob {
   job: Job;
   /** Every event, indexed by seq - 1, while the job is queued or running (and for watchers after). */
   events: JobEvent[] | undefined;
+  /**
+   * Highest seq handed to the OS. Watchers get nothing beyond it: an event a client saw must survive
+   * the agent being killed, or a restarted agent would give its seq to another event.
+   */
+  durableSeq: number;
   wakers: Set<() => void>;
   run?: RunningJob;
 }
@@ -100,7 +105,7 @@ export class JobManager {
     const loaded = await this.#o.store.loadAll(this.#o.log);
     loaded.sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
     for (const { record, job } of loaded) {
-      const live: LiveJob = { record, job, events: undefined, wakers: new Set() };
+      const live: LiveJob = { record, job, events: undefined, durableSeq: job.lastSeq, wakers: new Set() };
       this.#jobs.set(record.id, live);
       if (record.idempotencyKey) this.#byKey.set(record.idempotencyKey, record.id);
       if (record.workerPid && killLeftoverWorker(record.workerPid)) {
@@ -155,7 +160,13 @@ export class JobManager {
     try {
       await mkdir(this.#o.store.artifactsDir(record.id), { recursive: true, mode: 0o700 });
       await this.#o.store.saveRecord(record);
-      const live: LiveJob = { record, job: newJobSummary(record), events: [], wakers: new Set() };
+      const live: LiveJob = {
+        record,
+        job: newJobSummary(record),
+        events: [],
+        durableSeq: 0,
+        wakers: new Set(),
+      };
       await this.#append(live, {
         $case: 'stateChanged',
         value: { state: JobState.JOB_STATE_QUEUED, previous: 0, reason: '' },
@@ -248,14 +259,17 @@ export class JobManager {
       return;
     }
     const events = live.events;
+    // The array, not live.events: a resume after the terminal event starts a new one, and this
+    // watcher ends at that terminal event anyway.
+    const durable = () => Math.min(live.durableSeq, events.length);
     while (!signal.aborted) {
-      while (next <= events.length) {
+      while (next <= durable()) {
         const event = events[next - 1] as JobEvent;
         next++;
         await send(event);
         if (signal.aborted) return;
       }
-      const last = events[events.length - 1];
+      const last = events[durable() - 1];
       const ended = last?.kind?.$case === 'stateChanged' && isTerminal(last.kind.value.state);
       if (ended || replayOnly) return;
       await new Promise<void>((resolve) => {
@@ -323,8 +337,10 @@ export class JobManager {
     };
     applyEvent(live.job, event);
     live.events?.push(event);
-    for (const wake of [...live.wakers]) wake();
+    // Appends to one log complete in order, so the durable mark only moves forward, seq by seq.
     await this.#o.store.append(event);
+    live.durableSeq = Math.max(live.durableSeq, event.seq);
+    for (const wake of [...live.wakers]) wake();
     return event;
   }
 
@@ -423,14 +439,25 @@ export class JobManager {
     }
     const workDir = this.#o.store.workDir(record.id);
     await mkdir(workDir, { recursive: true, mode: 0o700 });
-    const checkpoint = [...live.job.artifacts].reverse().find((a) => a.kind === 'checkpoint');
-    const resume =
-      live.job.attempt > 1 && checkpoint
-        ? {
-            completedEpochs: live.job.completedEpochs,
-            checkpoint: join(this.#o.store.artifactsDir(record.id), checkpoint.name),
-          }
-        : null;
+    // The newest checkpoint the log names whose file is still there: the worker prunes old ones, and
+    // may have pruned one after writing a newer checkpoint that an agent killed just then never logged.
+    let checkpoint: string | undefined;
+    if (live.job.attempt > 1) {
+      for (const artifact of [...live.job.artifacts].reverse()) {
+        if (artifact.kind !== 'checkpoint') continue;
+        const path = join(this.#o.store.artifactsDir(record.id), artifact.name);
+        if (
+          await stat(path).then(
+            (s) => s.isFile(),
+            () => false,
+          )
+        ) {
+          checkpoint = path;
+          break;
+        }
+      }
+    }
+    const resume = checkpoint ? { completedEpochs: live.job.completedEpochs, checkpoint } : null;
     if (record.device.startsWith('cuda') && !cudaAvailable) {
       throw new Error(`the job was placed on ${record.device} but torch in the worker sees no CUDA device`);
     }
