@@ -18,7 +18,27 @@ _EVENTS_FD_ENV = "GPULINK_EVENTS_FD"
 _MAX_MESSAGE = 1000
 
 
+def _die_with_agent() -> None:
+    """Linux: have the kernel kill this worker when the agent process dies.
+
+    The worker runs in its own process group (so the agent can stop it and its children as one),
+    which also means it would outlive a SIGKILLed agent and keep training for nobody. A restarted
+    agent marks such a job INTERRUPTED and resumes it from its last checkpoint instead.
+    """
+    if sys.platform != "linux":
+        return
+    try:
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    except (OSError, AttributeError):
+        pass  # Not fatal: the restarted agent also kills workers left from its predecessor.
+
+
 def main() -> int:
+    _die_with_agent()
     # Before fastai imports matplotlib: a worker has no display, and lr_find()/plot calls in a
     # user's script must not try to open one.
     os.environ.setdefault("MPLBACKEND", "Agg")
