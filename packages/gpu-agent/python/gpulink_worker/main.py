@@ -230,7 +230,9 @@ def _report(writer: EventWriter, e: BaseException, kind: str | None = None) -> N
             exc_type = type(e.__cause__).__name__
     else:
         kind = kind or ERROR_EXCEPTION
-        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        # fastai wraps a callback's exception as "Exception occured in `Cb` when calling event
+        # `after_epoch`:\n\t<the original message>": keep every line, or the cause is lost.
+        detail = " ".join(line.strip() for line in str(e).strip().splitlines() if line.strip())
         if isinstance(e, SystemExit):
             detail = f"exit status {e.code}"
         message = _one_line(f"{exc_type}: {detail}" if detail else exc_type)
