@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.{ts,tsx}'],
     pool: 'forks',
+    // Files run one at a time: each starts real agents and trains on a 2-core machine.
+    fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 300_000,
     reporters: ['default', ['json', { outputFile: '../../.test-results/cli.vitest.json' }]],

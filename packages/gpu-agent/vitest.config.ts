@@ -4,8 +4,10 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts'],
     pool: 'forks',
-    testTimeout: 240_000,
-    hookTimeout: 120_000,
+    // Files run one at a time: each starts real agents and trains on a 2-core machine.
+    fileParallelism: false,
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
     reporters: ['default', ['json', { outputFile: '../../.test-results/gpu-agent.vitest.json' }]],
   },
 });

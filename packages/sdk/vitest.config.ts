@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['src/**/*.test.ts'],
     // Integration tests spawn agent processes; forks keep each file's children in its own process.
     pool: 'forks',
+    // Files run one at a time: each starts real agents and trains on a 2-core machine.
+    fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ['default', ['json', { outputFile: '../../.test-results/sdk.vitest.json' }]],
