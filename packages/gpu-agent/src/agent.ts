@@ -104,7 +104,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     pool,
     datasetDir: (id) => datasets.filesDir(id),
     gpuCount: () => gpuCount.n,
-    recentStats: (since) => sampler.recent(since),
+    stats: sampler,
     log,
   });
   pool.fill();

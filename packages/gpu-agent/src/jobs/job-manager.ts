@@ -22,14 +22,28 @@ import { killLeftoverWorker, type WorkerProcess } from './worker-process.js';
 
 type EventKind = NonNullable<JobEvent['kind']>;
 
+/** What the job manager needs of the stats sampler. */
+export interface JobStatsSource {
+  /** Samples taken at or after `sinceMs` (epoch ms), oldest first. */
+  recent(sinceMs: number): StatsSample[];
+  /** Listens for samples; returns the function that stops listening. */
+  subscribe(intervalMs: number, onSample: (sample: StatsSample) => void): () => void;
+}
+
+/** How often a running job's log gets a stats event. */
+const JOB_STATS_EVENT_MS = 5_000;
+
 export interface JobManagerOptions {
   store: JobStore;
   pool: WarmPool;
   /** Resolves dataset ids to folders (NOT_FOUND when unknown). */
   datasetDir(id: string): Promise<string>;
   gpuCount: () => number;
-  /** Recent stats samples for post-mortems and stall warnings, oldest first (may be empty). */
-  recentStats?: (sinceMs: number) => StatsSample[];
+  /**
+   * The agent's stats sampler: a running job keeps it sampling (for post-mortems and stall
+   * warnings) and gets a stats event in its log every few seconds, in line with its training events.
+   */
+  stats?: JobStatsSource;
   /** Grace between a cancel request and killing the worker. */
   cancelGraceMs?: number;
   /** Default stall warning threshold. */
@@ -65,6 +79,8 @@ interface RunningJob {
   timers: NodeJS.Timeout[];
   /** Appends of the worker's output, chained so they keep the worker's order. */
   pending: Promise<unknown>;
+  /** Stops the job's stats subscription. */
+  stopStats?: () => void;
 }
 
 const JOB_EVENT_TYPE = contractType('JobEvent');
@@ -89,7 +105,7 @@ const POST_MORTEM_STATS_MS = 60_000;
  * INTERRUPTED when the agent stops under it.
  */
 export class JobManager {
-  readonly #o: Required<Omit<JobManagerOptions, 'recentStats'>> & Pick<JobManagerOptions, 'recentStats'>;
+  readonly #o: Required<Omit<JobManagerOptions, 'stats'>> & Pick<JobManagerOptions, 'stats'>;
   readonly #jobs = new Map<string, LiveJob>();
   readonly #byKey = new Map<string, string>();
   /** Queue of job ids per device ("cpu", "cuda:0"); the head is the running one. */
@@ -404,6 +420,7 @@ export class JobManager {
         value: { state: JobState.JOB_STATE_RUNNING, previous: JobState.JOB_STATE_STARTING, reason: '' },
       });
       this.#startTimers(live, run);
+      this.#followStats(live, run);
     } catch (error) {
       if (!run.cancelReason) {
         run.errorSent = true;
@@ -416,6 +433,7 @@ export class JobManager {
     }
     const exit = await worker.exited;
     for (const t of run.timers) clearTimeout(t);
+    run.stopStats?.();
     await this.#settle(live, run, exit);
   }
 
@@ -565,7 +583,7 @@ export class JobManager {
       peakCudaMemoryBytes: 0,
       ...error,
       postMortem: {
-        stats: this.#o.recentStats?.(Date.now() - POST_MORTEM_STATS_MS) ?? [],
+        stats: this.#o.stats?.recent(Date.now() - POST_MORTEM_STATS_MS) ?? [],
         logs: [...(live.run?.logs ?? [])],
       },
     };
@@ -573,8 +591,22 @@ export class JobManager {
   }
 
   async #warn(live: LiveJob, code: string, message: string): Promise<void> {
-    const stats = this.#o.recentStats?.(Date.now() - 5_000).at(-1);
+    const stats = this.#o.stats?.recent(Date.now() - 5_000).at(-1);
     await this.#append(live, { $case: 'warning', value: { code, message, stats } });
+  }
+
+  /** Keeps the sampler running while the job runs and logs a stats sample every few seconds. */
+  #followStats(live: LiveJob, run: RunningJob): void {
+    let lastLogged = 0;
+    run.stopStats = this.#o.stats?.subscribe(1_000, (sample) => {
+      const now = sample.time?.getTime() ?? Date.now();
+      if (now - lastLogged < JOB_STATS_EVENT_MS) return;
+      lastLogged = now;
+      const own = { ...sample, processes: sample.processes.filter((p) => p.jobId === live.record.id) };
+      run.pending = run.pending
+        .then(() => this.#append(live, { $case: 'stats', value: own }))
+        .catch((error: unknown) => this.#o.log(`job ${live.record.id}: ${(error as Error).message}`));
+    });
   }
 
   #startTimers(live: LiveJob, run: RunningJob): void {
@@ -592,7 +624,7 @@ export class JobManager {
       () => {
         if (run.stallWarned || Date.now() - run.lastProgressAt < stallMs) return;
         run.stallWarned = true;
-        const gpu = this.#o.recentStats?.(Date.now() - 5_000).at(-1)?.gpus[0];
+        const gpu = this.#o.stats?.recent(Date.now() - 5_000).at(-1)?.gpus[0];
         const util =
           gpu?.utilizationGpuPercent !== undefined
             ? ` GPU utilisation is ${gpu.utilizationGpuPercent}%.`

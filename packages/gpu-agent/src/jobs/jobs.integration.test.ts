@@ -97,6 +97,11 @@ describe('a vision job on the digits', () => {
     ]);
     expect(kinds(events)).toContain('fitStarted');
     expect(kinds(events)).toContain('batch');
+    // Stats samples sit in the log between training events, with this job's worker in them.
+    const stats = events.flatMap((e) => (e.kind?.$case === 'stats' ? [e.kind.value] : []));
+    expect(stats.length).toBeGreaterThan(0);
+    expect(stats[0]?.processes.map((p) => p.jobId)).toEqual([jobId]);
+    expect(stats[0]?.processes[0]?.rssBytes).toBeGreaterThan(100 * 1024 * 1024);
     expect(kinds(events).filter((k) => k === 'epochEnded')).toHaveLength(2);
     expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
   });
@@ -228,6 +233,8 @@ describe('failures and control', () => {
         'class Boom(Callback):',
         '    def after_epoch(self): raise RuntimeError("boom after the first epoch")',
         "print('about to train')",
+        // Long enough for the post-mortem to hold a stats sample or two.
+        'import time; time.sleep(2.5)',
         'tabular_learner(dls, cbs=Boom()).fit(3)',
       ].join('\n'),
     );
@@ -243,6 +250,8 @@ describe('failures and control', () => {
     expect(value?.message).toContain('boom after the first epoch');
     expect(value?.traceback).toContain('RuntimeError');
     expect(value?.postMortem?.logs.map((l) => l.text)).toContain('about to train');
+    expect(value?.postMortem?.stats.length).toBeGreaterThan(0);
+    expect(value?.postMortem?.stats.at(-1)?.host?.memoryTotalBytes).toBeGreaterThan(0);
   });
 
   it('turns a garbage line on the worker pipe into a warning, never a crash', async () => {
