@@ -12,7 +12,15 @@ const python = process.env.GPULINK_PYTHON ?? join(dir, '.venv', 'bin', 'python')
 mkdirSync(join(root, '.test-results'), { recursive: true });
 const result = spawnSync(
   python,
-  ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', `--junitxml=${join(root, '.test-results', 'python.junit.xml')}`, 'tests'],
+  [
+    '-m',
+    'pytest',
+    '-q',
+    '-p',
+    'no:cacheprovider',
+    `--junitxml=${join(root, '.test-results', 'python.junit.xml')}`,
+    'tests',
+  ],
   { cwd: dir, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -27,5 +27,7 @@ console.log(`${passed} passed, ${failed} failed`);
 // A suite that fails to load has no tests; count it once as a failure, but not suites whose
 // failure is already counted through their tests.
 function countSuitesWithFailedTests(r) {
-  return (r.testResults ?? []).filter((s) => s.status === 'failed' && s.assertionResults?.some((a) => a.status === 'failed')).length;
+  return (r.testResults ?? []).filter(
+    (s) => s.status === 'failed' && s.assertionResults?.some((a) => a.status === 'failed'),
+  ).length;
 }
