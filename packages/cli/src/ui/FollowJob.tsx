@@ -71,7 +71,7 @@ export function FollowJob({
           Stop? <Text bold>c</Text> cancel the job · <Text bold>w</Text> stop watching (it keeps running) ·{' '}
           <Text bold>r</Text> resume watching
         </Text>
-      ) : (
+      ) : view?.state && isTerminalState(view.state) ? null : (
         <Text dimColor>ctrl-c: cancel or stop watching</Text>
       )}
     </Box>
