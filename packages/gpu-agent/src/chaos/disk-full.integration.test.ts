@@ -40,7 +40,11 @@ let ws: string;
 
 beforeAll(async () => {
   if (cannotMount) return;
-  ws = await writeWorkspace(join(root, 'ws'), { 'hello.py': 'print("written before the disk filled")\n' });
+  ws = await writeWorkspace(join(root, 'ws'), {
+    'hello.py': 'print("written before the disk filled")\n',
+    'chatty.py':
+      'import time\nfor i in range(3000):\n    print(f"line {i} " + "x" * 100, flush=True)\n    time.sleep(0.002)\n',
+  });
   agent = await startTestAgent({ warmWorkers: 1, stateDir: join(mountDir, 'state') });
   c = rawClients(agent.port, agent.token);
 });
@@ -50,6 +54,16 @@ afterAll(async () => {
   if (!cannotMount) execFileSync('umount', [mountDir]);
   await rm(root, { recursive: true, force: true });
 });
+
+/** Fills the filesystem to within `leave` bytes with a file of the test's own; returns its path. */
+async function fillDisk(leave: number): Promise<string> {
+  const filler = join(mountDir, 'filler');
+  const free = Number(
+    execFileSync('df', ['-B1', '--output=avail', mountDir], { encoding: 'utf8' }).split('\n')[1],
+  );
+  await writeFile(filler, Buffer.alloc(Math.max(0, free - leave)));
+  return filler;
+}
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -133,12 +147,7 @@ describe.skipIf(cannotMount !== undefined)('a state dir on a filesystem that fil
     expect(kept.equals(big.subarray(0, kept.length))).toBe(true);
   });
 
-  // KNOWN AGENT BUG, marked with it.fails so the suite stays green and turns red once it is fixed
-  // (then drop `.fails`): DatasetStore.receiveChunk ignores a short write (`handle.write` returns
-  // fewer bytesWritten when the disk fills; it does not throw), answers the chunk as stored, and the
-  // next chunk is refused with OUT_OF_RANGE ("the agent holds 8192 bytes, the chunk starts at 65536")
-  // instead of RESOURCE_EXHAUSTED. The partial file stays consistent (see above and the resume below).
-  it.fails('says so with RESOURCE_EXHAUSTED: the state dir is full', () => {
+  it('says so with RESOURCE_EXHAUSTED: the state dir is full', () => {
     expect(uploadError?.code).toBe(status.RESOURCE_EXHAUSTED);
     expect(uploadError?.details).toMatch(/full/i);
   });
@@ -202,5 +211,55 @@ describe.skipIf(cannotMount !== undefined)('a state dir on a filesystem that fil
     await unaryCall((cb) => c.data.commitDataset({ name: 'after', files }, c.metadata(), cb));
     const next = await submitJob(c, scriptSpec(ws, 'hello.py'));
     expect(states(await collectEvents(c, next)).at(-1)).toBe('JOB_STATE_SUCCEEDED');
+  });
+});
+
+describe.skipIf(cannotMount !== undefined)('a running job whose log fills the disk for a moment', () => {
+  let jobId: string;
+  let watched: JobEvent[];
+  let lines: string[];
+
+  beforeAll(async () => {
+    jobId = await submitJob(c, scriptSpec(ws, 'chatty.py'));
+    let filled = false;
+    // Full for 1.5 s while the job prints, then free again: the log's appends fail, then succeed.
+    watched = await collectEvents(c, jobId, {
+      onEvent: (e) => {
+        if (filled || e.kind?.$case !== 'log' || !e.kind.value.text.startsWith('line 200 ')) return;
+        filled = true;
+        fillDisk(4 * KiB).then(
+          (filler) => setTimeout(() => rm(filler).catch(() => undefined), 1_500),
+          () => undefined,
+        );
+      },
+    });
+    lines = (await readFile(join((agent as TestAgent).stateDir, 'jobs', jobId, 'events.ndjson'), 'utf8'))
+      .split('\n')
+      .filter(Boolean);
+  });
+
+  it('ends the job and its watchers', () => {
+    expect(states(watched).at(-1)).toMatch(/SUCCEEDED|FAILED/);
+  });
+
+  // KNOWN AGENT BUG (it.fails; drop `.fails` once fixed): JobStore.append lets a failed append leave
+  // part of its line behind (appendFile had written some bytes when ENOSPC came), skips the event, and
+  // appends the next ones after it once space is back, so the log gets a torn line in the middle and a
+  // gap in its seqs. readEvents only repairs a torn last line.
+  it.fails('keeps a log that parses line by line with dense seqs', () => {
+    const seqs = lines.map((l) => JobEvent.fromJSON(JSON.parse(l)).seq);
+    expect(seqs).toEqual(seqs.map((_s, i) => i + 1));
+  });
+
+  // KNOWN AGENT BUG (it.fails), following from the one above: at start the agent cannot read that
+  // log, skips the job's folder ("skipping job folder") and the job is gone (NOT_FOUND).
+  it.fails('still knows the job after a restart', async () => {
+    const a = agent as TestAgent;
+    c.close();
+    await a.stop();
+    await a.restart();
+    c = rawClients(a.port, a.token);
+    const got = await unaryCall<{ job?: { id: string } }>((cb) => c.jobs.getJob({ jobId }, c.metadata(), cb));
+    expect(got.job?.id).toBe(jobId);
   });
 });

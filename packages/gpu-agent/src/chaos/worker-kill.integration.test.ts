@@ -99,11 +99,7 @@ describe('a worker SIGKILLed mid-epoch', () => {
     expect(logged.slice(0, quoted.length)).toEqual(quoted);
   });
 
-  // KNOWN AGENT BUG, marked with it.fails so the suite stays green and turns red once it is fixed
-  // (then drop `.fails`): DESIGN.md says the sampler runs while "a WatchStats client or a running job"
-  // listens, but only WatchStats subscribes (stats/stats-sampler.ts), so when nobody watches stats a
-  // job's post-mortem has no samples at all.
-  it.fails('keeps the last stats samples of the job in the post-mortem', () => {
+  it('keeps the last stats samples of the job in the post-mortem', () => {
     const error = events.find((e) => e.kind?.$case === 'error');
     const value = error?.kind?.$case === 'error' ? error.kind.value : undefined;
     const stats = value?.postMortem?.stats ?? [];

@@ -134,7 +134,14 @@ export class DatasetStore {
         throw invalidArgument(`blob ${sha256}: the chunk runs past size_bytes ${sizeBytes}`);
       const handle = await open(part, 'a', 0o600);
       try {
-        await handle.write(data);
+        // A full disk shows first as a short write, not an error: keep writing until the chunk is
+        // in or the OS refuses (ENOSPC -> RESOURCE_EXHAUSTED), never answer a chunk half-stored.
+        for (let done = 0; done < data.length; ) {
+          const { bytesWritten } = await handle.write(data, done, data.length - done);
+          if (bytesWritten === 0)
+            throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          done += bytesWritten;
+        }
       } finally {
         await handle.close();
       }

@@ -102,10 +102,13 @@ export class StatsSampler {
   #retune(): void {
     const interval = Math.min(...[...this.#subs].map((s) => s.intervalMs));
     if (interval !== this.#tickMs) {
+      const starting = this.#timer === undefined;
       clearInterval(this.#timer);
       this.#tickMs = interval;
       this.#timer = setInterval(() => this.#tick(), interval);
       this.#timer.unref();
+      // A job that fails in its first second still gets a sample in its post-mortem.
+      if (starting) setTimeout(() => this.#tick(), 50).unref();
     }
     if (this.#gpuAvailable && (!this.#smi || this.#smiInterval !== interval)) this.#startSmi(interval);
   }
