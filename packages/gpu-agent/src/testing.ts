@@ -123,3 +123,5 @@ export {
   findTestTool,
   startBoreRelay,
 } from './test-utils/external-tools.js';
+
+export { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';

@@ -4,6 +4,7 @@
 // remote port, and the SDK's event stream resumes with no gap.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { startTcpProxy, type TcpProxy } from '@gpulink/gpu-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentUrl } from './agent-url.js';
 import { connect } from './client.js';
@@ -16,7 +17,6 @@ import {
   type TestAgent,
   tempDir,
 } from './test-utils/real-agent.js';
-import { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';
 import type { JobEvent } from './types.js';
 
 const bore = findTestTool('bore', 'cargo install bore-cli');

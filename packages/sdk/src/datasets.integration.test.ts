@@ -1,11 +1,11 @@
 // Uploads to the real agent through a TCP proxy that counts the bytes crossing it.
 import { join } from 'node:path';
+import { startTcpProxy, type TcpProxy } from '@gpulink/gpu-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from './client.js';
 import type { UploadProgress } from './datasets.js';
 import { GpulinkError, isNotFound } from './errors.js';
 import { startTestAgent, type TestAgent, tempDir, uniqueBytes, writeFiles } from './test-utils/real-agent.js';
-import { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';
 
 const MiB = 1024 * 1024;
 

@@ -1,10 +1,11 @@
 // The resume logic of job.events() and job.wait(), driven through a real grpc-js server (a test double
 // of the agent that only replays an in-memory log) and a TCP proxy that cuts the connection.
+
+import { startTcpProxy, type TcpProxy } from '@gpulink/gpu-agent/testing';
 import { JobState } from '@gpulink/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AgentClient, connect } from './client.js';
 import { GpulinkError, JobFailedError } from './errors.js';
-import { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';
 import { makeJobLog, startWatchJobDouble, type WatchJobDouble } from './test-utils/watch-job-double.js';
 import type { JobEvent } from './types.js';
 

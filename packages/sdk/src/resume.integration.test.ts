@@ -2,12 +2,12 @@
 // connections cut by a TCP proxy and across an agent restart, and an artifact download cut halfway.
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { startTcpProxy, type TcpProxy } from '@gpulink/gpu-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentClient, connect } from './client.js';
 import { GpulinkError } from './errors.js';
 import type { Job } from './jobs.js';
 import { sha256Of, startTestAgent, type TestAgent, tempDir, writeFiles } from './test-utils/real-agent.js';
-import { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';
 import type { JobEvent } from './types.js';
 
 // Prints `n` numbered lines, `pause` seconds apart, then writes `size` random bytes as an artifact.

@@ -1,7 +1,6 @@
 // Helpers for the chaos and fuzz tests: job specs for script jobs in a folder on the agent's machine,
 // a TCP relay the test can cut, and small waits. Everything here drives the real agent.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type Server, Socket } from 'node:net';
 import { join } from 'node:path';
 import { type JobEvent, JobSpec, JobState } from '@gpulink/proto';
 import type { rawClients } from '../test-utils/clients.js';
@@ -46,59 +45,4 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 export async function waitFor(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await check()) return true;
   return check();
-}
-
-/** A TCP relay between a client and the agent that the test can cut at any moment. */
-export interface CuttableProxy {
-  readonly port: number;
-  /** Connections accepted so far. */
-  readonly connections: number;
-  /** Destroys every open connection, both sides, at once (a dropped network). */
-  cutAll(): void;
-  close(): Promise<void>;
-}
-
-export async function startCuttableProxy(targetPort: number): Promise<CuttableProxy> {
-  const open = new Set<Socket>();
-  let connections = 0;
-  const server: Server = createServer((client) => {
-    connections++;
-    const upstream = new Socket();
-    open.add(client);
-    open.add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', () => {
-      open.delete(client);
-      upstream.destroy();
-    });
-    upstream.on('close', () => {
-      open.delete(upstream);
-      client.destroy();
-    });
-    client.on('error', drop);
-    upstream.on('error', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    upstream.connect(targetPort, '127.0.0.1');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('proxy: no TCP address');
-  const cutAll = () => {
-    for (const s of [...open]) s.destroy();
-  };
-  return {
-    port: address.port,
-    get connections() {
-      return connections;
-    },
-    cutAll,
-    async close() {
-      cutAll();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }

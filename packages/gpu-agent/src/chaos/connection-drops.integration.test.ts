@@ -9,15 +9,8 @@ import { join } from 'node:path';
 import { connect, type JobEvent } from '@gpulink/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawClients } from '../test-utils/clients.js';
-import { startTestAgent, type TestAgent } from '../testing.js';
-import {
-  type CuttableProxy,
-  type RawClients,
-  scriptSpec,
-  startCuttableProxy,
-  submitJob,
-  writeWorkspace,
-} from './chaos-utils.js';
+import { startTcpProxy, startTestAgent, type TcpProxy, type TestAgent } from '../testing.js';
+import { type RawClients, scriptSpec, submitJob, writeWorkspace } from './chaos-utils.js';
 
 const EVENTS = 4_000;
 const CUT_EVERY = 200;
@@ -34,14 +27,14 @@ for i in range(${EVENTS}):
 
 let agent: TestAgent;
 let c: RawClients;
-let proxy: CuttableProxy;
+let proxy: TcpProxy;
 let ws: string;
 
 beforeAll(async () => {
   ws = await writeWorkspace(join(tmpdir(), `gpulink-chaos-drops-${process.pid}`), { 'emit.py': EMIT });
   agent = await startTestAgent({ warmWorkers: 1 });
   c = rawClients(agent.port, agent.token);
-  proxy = await startCuttableProxy(agent.port);
+  proxy = await startTcpProxy(agent.port);
 });
 afterAll(async () => {
   await proxy?.close();
