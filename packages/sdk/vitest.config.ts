@@ -7,8 +7,9 @@ export default defineConfig({
     pool: 'forks',
     // Files run one at a time: each starts real agents and trains on a 2-core machine.
     fileParallelism: false,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // Real fastai training on a shared 2-core machine: minutes, not seconds, when it is busy.
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
     reporters: ['default', ['json', { outputFile: '../../.test-results/sdk.vitest.json' }]],
   },
 });
