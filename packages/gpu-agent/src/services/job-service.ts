@@ -22,9 +22,10 @@ export function createJobService(jobs: JobManager, open: OpenStreams): JobServic
       let start = 0;
       if (req.pageToken) {
         const after = Buffer.from(req.pageToken, 'base64url').toString('utf8');
-        start = all.findIndex((j) => j.id < after);
         if (!/^job_/.test(after)) throw invalidArgument('page_token: not a token from ListJobs');
-        if (start < 0) start = all.length;
+        // Jobs are newest first and ids sort by creation time: the page starts after the token's job.
+        const next = all.findIndex((j) => j.id < after);
+        start = next < 0 ? all.length : next;
       }
       const page = all.slice(start, start + size);
       const last = page.at(-1);
