@@ -37,7 +37,19 @@ beforeAll(async () => {
   const exports = Object.entries(env)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  tmux('new-session', '-d', '-s', session, '-x', '120', '-y', '50', `env ${exports} bash --norc --noprofile`);
+  // A user's terminal, not a CI log: Ink draws only the last frame when CI is set (is-in-ci), and CI
+  // runs these tests with CI set, so the shell in the pane goes without it.
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    '120',
+    '-y',
+    '50',
+    `env -u CI -u CONTINUOUS_INTEGRATION ${exports} bash --norc --noprofile`,
+  );
 });
 
 afterAll(async () => {
