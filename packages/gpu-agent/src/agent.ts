@@ -46,6 +46,11 @@ export interface AgentOptions extends ExposureSettings {
   warmWorkers?: number;
   /** nvidia-smi program for stats. */
   nvidiaSmi?: string;
+  /**
+   * How long a running job's log waits for space when the state dir's disk is full before the job
+   * is stopped (its log stays whole either way). Default 30 s.
+   */
+  fullDiskRetryMs?: number;
   /** Diagnostics (never the token). */
   log?: (message: string) => void;
   /** The tunnel came back at a new address after a restart: `url` is the one to give clients now. */
@@ -91,7 +96,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const open = new OpenStreams();
   const pool = new WarmPool(options.warmWorkers ?? 1, () => new WorkerProcess(python));
   const environment = new Environment(python, pool);
-  const store = new JobStore(layout.jobsDir);
+  const store = new JobStore(layout.jobsDir, { retryFullMs: options.fullDiskRetryMs });
   const datasets = new DatasetStore(layout);
   let jobs: JobManager | undefined;
   const sampler = new StatsSampler({

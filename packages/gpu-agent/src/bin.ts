@@ -17,7 +17,7 @@ const HELP = `gpulink-agent ${agentVersion} — runs fastai training jobs next t
 
 Usage:
   gpulink-agent serve [--port N] [--host ADDR] [--state-dir DIR] [--python PY] [--token-file F]
-                      [--warm-workers N] [--tls] [--ws-port N] [--json]
+                      [--warm-workers N] [--tls] [--ws-port N] [--full-disk-wait-s N] [--json]
                       [--tunnel none|bore|cloudflared|ngrok] [--tunnel-server HOST] [--tunnel-port N]
                       [--ngrok-tcp]
   gpulink-agent doctor [--python PY] [--state-dir DIR] [--json]
@@ -39,6 +39,8 @@ serve    Listens on 127.0.0.1 (an ephemeral port unless --port) and prints one l
          --ws-port N           also serve the WebSocket endpoint (path /gpulink) for a reverse proxy
                                of your own.
          Tunnel programs come from PATH, else from the state dir's bin/ (see setup --tunnel).
+         --full-disk-wait-s N  when the state dir's disk fills, a running job's log waits this long
+                               for space (default 30), then the job is stopped; its log stays whole.
 doctor   Checks Python, torch, fastai, CUDA/cuDNN, the GPUs, RAM and disk, with fixes.
 setup    Installs the worker's requirements (torch, fastai, ...) into a virtualenv for --python.
          With --tunnel NAME: downloads that tunnel program from its project's releases into
@@ -63,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
       'warm-workers': { type: 'string' },
       tls: { type: 'boolean', default: false },
       'ws-port': { type: 'string' },
+      'full-disk-wait-s': { type: 'string' },
       tunnel: { type: 'string' },
       'tunnel-server': { type: 'string' },
       'tunnel-port': { type: 'string' },
@@ -108,6 +111,7 @@ async function serve(o: {
   'warm-workers'?: string | undefined;
   tls: boolean;
   'ws-port'?: string | undefined;
+  'full-disk-wait-s'?: string | undefined;
   tunnel?: string | undefined;
   'tunnel-server'?: string | undefined;
   'tunnel-port'?: string | undefined;
@@ -118,6 +122,9 @@ async function serve(o: {
   const warm = Number(o['warm-workers'] ?? 1);
   if (!Number.isInteger(warm) || warm < 0 || warm > 8)
     throw new Error(`--warm-workers: 0..8, got ${o['warm-workers']}`);
+  const fullDiskWaitS = Number(o['full-disk-wait-s'] ?? 30);
+  if (!Number.isFinite(fullDiskWaitS) || fullDiskWaitS < 0)
+    throw new Error(`--full-disk-wait-s: a number of seconds >= 0, got ${o['full-disk-wait-s']}`);
   const tunnel = tunnelSettings(o);
   const announce = (url: string, changed: boolean) => {
     if (o.json) {
@@ -135,6 +142,7 @@ async function serve(o: {
     warmWorkers: warm,
     tls: o.tls,
     webSocketPort: o['ws-port'] === undefined ? undefined : portNumber('--ws-port', o['ws-port']),
+    fullDiskRetryMs: fullDiskWaitS * 1000,
     tunnel,
     onUrlChange: (url) => {
       process.stderr.write('gpulink-agent: the tunnel came back at a new address; use the new URL below\n');

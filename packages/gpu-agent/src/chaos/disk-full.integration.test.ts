@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { JobEvent } from '@gpulink/proto';
+import { JobEvent, JobState } from '@gpulink/proto';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectEvents, rawClients, unaryCall } from '../test-utils/clients.js';
@@ -45,7 +45,13 @@ beforeAll(async () => {
     'chatty.py':
       'import time\nfor i in range(3000):\n    print(f"line {i} " + "x" * 100, flush=True)\n    time.sleep(0.002)\n',
   });
-  agent = await startTestAgent({ warmWorkers: 1, stateDir: join(mountDir, 'state') });
+  // A job's log waits 4 s for space when the disk fills (30 s by default), so both a disk full for a
+  // moment (the log waits) and one that stays full (the job is stopped) fit in a test.
+  agent = await startTestAgent({
+    warmWorkers: 1,
+    stateDir: join(mountDir, 'state'),
+    extraArgs: ['--full-disk-wait-s', '4'],
+  });
   c = rawClients(agent.port, agent.token);
 });
 afterAll(async () => {
@@ -242,18 +248,15 @@ describe.skipIf(cannotMount !== undefined)('a running job whose log fills the di
     expect(states(watched).at(-1)).toMatch(/SUCCEEDED|FAILED/);
   });
 
-  // KNOWN AGENT BUG (it.fails; drop `.fails` once fixed): JobStore.append lets a failed append leave
-  // part of its line behind (appendFile had written some bytes when ENOSPC came), skips the event, and
-  // appends the next ones after it once space is back, so the log gets a torn line in the middle and a
-  // gap in its seqs. readEvents only repairs a torn last line.
-  it.fails('keeps a log that parses line by line with dense seqs', () => {
-    const seqs = lines.map((l) => JobEvent.fromJSON(JSON.parse(l)).seq);
-    expect(seqs).toEqual(seqs.map((_s, i) => i + 1));
+  it('keeps a log that parses line by line with dense seqs, every line of output in it', () => {
+    const events = lines.map((l) => JobEvent.fromJSON(JSON.parse(l)));
+    expect(events.map((e) => e.seq)).toEqual(events.map((_e, i) => i + 1));
+    const printed = events.filter((e) => e.kind?.$case === 'log' && /^line \d+ /.test(e.kind.value.text));
+    expect(printed).toHaveLength(3000);
+    expect(watched.map((e) => e.seq)).toEqual(events.map((e) => e.seq));
   });
 
-  // KNOWN AGENT BUG (it.fails), following from the one above: at start the agent cannot read that
-  // log, skips the job's folder ("skipping job folder") and the job is gone (NOT_FOUND).
-  it.fails('still knows the job after a restart', async () => {
+  it('still knows the job after a restart', async () => {
     const a = agent as TestAgent;
     c.close();
     await a.stop();
@@ -261,5 +264,64 @@ describe.skipIf(cannotMount !== undefined)('a running job whose log fills the di
     c = rawClients(a.port, a.token);
     const got = await unaryCall<{ job?: { id: string } }>((cb) => c.jobs.getJob({ jobId }, c.metadata(), cb));
     expect(got.job?.id).toBe(jobId);
+  });
+});
+
+describe.skipIf(cannotMount !== undefined)('a running job whose disk stays full', () => {
+  let jobId: string;
+  let filling: Promise<string> | undefined;
+  let watchError: ServiceError | undefined;
+  let seen = 0;
+
+  beforeAll(async () => {
+    jobId = await submitJob(c, scriptSpec(ws, 'chatty.py'));
+    watchError = await failure(
+      collectEvents(c, jobId, {
+        onEvent: (e) => {
+          seen++;
+          if (filling || e.kind?.$case !== 'log' || !e.kind.value.text.startsWith('line 200 ')) return;
+          filling = fillDisk(4 * KiB);
+        },
+      }),
+    );
+  });
+  afterAll(async () => {
+    if (filling) await rm(await filling, { force: true });
+  });
+
+  it('stops the job once its log has waited for space, and ends its watchers with RESOURCE_EXHAUSTED', async () => {
+    expect(watchError?.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(watchError?.details).toMatch(/event log could not be written/);
+    const got = await unaryCall<{ job?: { state: JobState; stateReason: string } }>((cb) =>
+      c.jobs.getJob({ jobId }, c.metadata(), cb),
+    );
+    expect(got.job?.state).toBe(JobState.JOB_STATE_FAILED);
+    expect(got.job?.stateReason).toMatch(/event log could not be written/);
+  });
+
+  it('leaves no worker behind and keeps serving: once there is space, the next job runs', async () => {
+    expect(execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })).not.toMatch(/chatty\.py/);
+    await rm(await (filling as Promise<string>));
+    const next = await submitJob(c, scriptSpec(ws, 'hello.py'));
+    expect(states(await collectEvents(c, next)).at(-1)).toBe('JOB_STATE_SUCCEEDED');
+  });
+
+  it('keeps whole lines with dense seqs on disk, and the job is INTERRUPTED after a restart', async () => {
+    const a = agent as TestAgent;
+    const text = await readFile(join(a.stateDir, 'jobs', jobId, 'events.ndjson'), 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const onDisk = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JobEvent.fromJSON(JSON.parse(l)));
+    expect(onDisk.map((e) => e.seq)).toEqual(onDisk.map((_e, i) => i + 1));
+    // Watchers get only what is on disk: nothing a client saw is lost.
+    expect(seen).toBeLessThanOrEqual(onDisk.length);
+    c.close();
+    await a.stop();
+    await a.restart();
+    c = rawClients(a.port, a.token);
+    const events = await collectEvents(c, jobId, { replayOnly: true });
+    expect(states(events).at(-1)).toBe('JOB_STATE_INTERRUPTED');
   });
 });

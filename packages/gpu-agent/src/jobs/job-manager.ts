@@ -12,7 +12,14 @@ import {
   type StatsSample,
 } from '@gpulink/proto';
 import { contractType, validateJson } from '../rpc/contract.js';
-import { failedPrecondition, invalidArgument, notFound, unavailable } from '../rpc/status-error.js';
+import {
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  StatusError,
+  toStatusError,
+  unavailable,
+} from '../rpc/status-error.js';
 import { newJobId } from './ids.js';
 import { mainDataRef, resolveRef, type SpecContext, validateSpec } from './job-spec.js';
 import { applyEvent, isTerminal } from './job-state.js';
@@ -64,6 +71,8 @@ interface LiveJob {
   durableSeq: number;
   wakers: Set<() => void>;
   run?: RunningJob;
+  /** Set when the job's log could not be written (a disk that stayed full): nothing more is logged. */
+  logFailure?: Error;
 }
 
 interface RunningJob {
@@ -77,7 +86,7 @@ interface RunningJob {
   lastProgressAt: number;
   stallWarned: boolean;
   timers: NodeJS.Timeout[];
-  /** Appends of the worker's output, chained so they keep the worker's order. */
+  /** Settles when every event appended so far from the worker's output is on disk (or failed). */
   pending: Promise<unknown>;
   /** Stops the job's stats subscription. */
   stopStats?: () => void;
@@ -267,11 +276,12 @@ export class JobManager {
     const live = this.#live(id);
     let next = afterSeq + 1;
     if (!live.events) {
-      // A finished job: its log on disk is complete.
+      // A finished job: its log on disk is complete (or ends where it could not be written).
       for (const event of await this.#o.store.readEvents(id, afterSeq)) {
         if (signal.aborted) return;
         await send(event);
       }
+      if (live.logFailure && !replayOnly) throw logFailureStatus(live);
       return;
     }
     const events = live.events;
@@ -288,6 +298,7 @@ export class JobManager {
       const last = events[durable() - 1];
       const ended = last?.kind?.$case === 'stateChanged' && isTerminal(last.kind.value.state);
       if (ended || replayOnly) return;
+      if (live.logFailure) throw logFailureStatus(live);
       await new Promise<void>((resolve) => {
         const wake = () => {
           live.wakers.delete(wake);
@@ -342,8 +353,14 @@ export class JobManager {
     if (!live.events) live.events = await this.#o.store.readEvents(live.record.id, 0);
   }
 
-  /** Appends an event: memory, watchers and disk. Disk failures fail the caller. */
-  async #append(live: LiveJob, kind: EventKind): Promise<JobEvent> {
+  /**
+   * Appends an event: memory now, then disk, then watchers. The seq is given at the call, so events
+   * keep the order of the calls; the promise settles when the event is on disk. Appends are group
+   * committed: callers on a hot path (the worker's output) need not wait for one before the next.
+   * A failed write fails the caller, and the job (see #onLogFailure).
+   */
+  #append(live: LiveJob, kind: EventKind): Promise<JobEvent> {
+    if (live.logFailure) return Promise.reject(logFailureStatus(live));
     const event: JobEvent = {
       seq: live.job.lastSeq + 1,
       time: new Date(),
@@ -353,11 +370,36 @@ export class JobManager {
     };
     applyEvent(live.job, event);
     live.events?.push(event);
-    // Appends to one log complete in order, so the durable mark only moves forward, seq by seq.
-    await this.#o.store.append(event);
-    live.durableSeq = Math.max(live.durableSeq, event.seq);
+    return this.#o.store.append(event).then(
+      () => {
+        // Appends to one log complete in order, so the durable mark only moves forward, seq by seq.
+        live.durableSeq = Math.max(live.durableSeq, event.seq);
+        for (const wake of [...live.wakers]) wake();
+        return event;
+      },
+      (error: unknown) => {
+        this.#onLogFailure(live, error as Error);
+        throw toStatusError(error);
+      },
+    );
+  }
+
+  /**
+   * The job's log cannot be written (it gave up retrying a full disk). Nothing the job does from now
+   * on could be recorded, so it stops: its worker is killed, watchers end with the error, and its
+   * summary says FAILED. The log on disk ends with the last event written; a restarted agent finds
+   * the job running there and records it INTERRUPTED, so it can be resumed once there is space.
+   */
+  #onLogFailure(live: LiveJob, error: Error): void {
+    if (live.logFailure) return;
+    live.logFailure = error;
+    this.#o.log(`job ${live.record.id}: its event log could not be written: ${error.message}`);
+    if (!isTerminal(live.job.state)) {
+      live.job.state = JobState.JOB_STATE_FAILED;
+      live.job.stateReason = `its event log could not be written: ${error.message}`;
+    }
+    live.run?.worker.kill('SIGKILL');
     for (const wake of [...live.wakers]) wake();
-    return event;
   }
 
   /** After a terminal event: flush the log, release memory once watchers have what they need. */
@@ -422,12 +464,12 @@ export class JobManager {
       this.#startTimers(live, run);
       this.#followStats(live, run);
     } catch (error) {
-      if (!run.cancelReason) {
+      if (!run.cancelReason && !live.logFailure) {
         run.errorSent = true;
         await this.#appendError(live, {
           kind: ErrorKind.ERROR_KIND_WORKER_START,
           message: `the worker could not start: ${(error as Error).message}. Run \`gpulink-agent doctor\` on the agent's machine.`,
-        });
+        }).catch(() => undefined);
       }
       worker.kill('SIGKILL');
     }
@@ -497,11 +539,11 @@ export class JobManager {
   /** Turns the worker's output into events. */
   #wire(live: LiveJob, run: RunningJob): void {
     const { worker } = run;
-    // Events are appended strictly in the order the worker wrote them.
-    const enqueue = (fn: () => Promise<unknown>) => {
-      run.pending = run.pending
-        .then(fn)
-        .catch((error: unknown) => this.#o.log(`job ${live.record.id}: ${(error as Error).message}`));
+    // Each append takes its seq when called, so events keep the worker's order without waiting for
+    // the disk between them; run.pending follows the newest (appends land in order). A failed log is
+    // reported once, by #onLogFailure.
+    const track = (append: Promise<unknown> | undefined) => {
+      if (append) run.pending = append.catch(() => undefined);
     };
     worker.on('log', (stream, text) => {
       const line: LogLine = {
@@ -509,10 +551,10 @@ export class JobManager {
         text,
       };
       pushBounded(run.logs, line, POST_MORTEM_LOG_LINES);
-      enqueue(() => this.#append(live, { $case: 'log', value: line }));
+      track(this.#append(live, { $case: 'log', value: line }));
     });
     worker.on('badLine', (text) =>
-      enqueue(() =>
+      track(
         this.#warn(
           live,
           'bad_worker_output',
@@ -520,61 +562,60 @@ export class JobManager {
         ),
       ),
     );
-    worker.on('message', (message) => enqueue(() => this.#onWorkerMessage(live, run, message)));
+    worker.on('message', (message) => track(this.#onWorkerMessage(live, run, message)));
   }
 
-  async #onWorkerMessage(live: LiveJob, run: RunningJob, message: Record<string, unknown>): Promise<void> {
+  #onWorkerMessage(
+    live: LiveJob,
+    run: RunningJob,
+    message: Record<string, unknown>,
+  ): Promise<unknown> | undefined {
     const keys = Object.keys(message);
     const key = keys[0];
     if (keys.length !== 1 || !key) {
-      await this.#warn(
+      return this.#warn(
         live,
         'bad_worker_output',
         `a worker message must have exactly one key, got: ${keys.join(', ') || 'none'}`,
       );
-      return;
     }
     if (key === 'done') {
       const outcome = (message.done as { outcome?: unknown } | null)?.outcome;
       if (outcome !== 'succeeded' && outcome !== 'cancelled') {
-        await this.#warn(
+        return this.#warn(
           live,
           'bad_worker_output',
           `done.outcome must be "succeeded" or "cancelled", got ${JSON.stringify(outcome)}`,
         );
-        return;
       }
       run.done = { outcome };
-      return;
+      return undefined;
     }
     if (!WORKER_EVENT_KINDS.has(key)) {
-      await this.#warn(live, 'bad_worker_output', `the worker sent an unknown message "${key}"`);
-      return;
+      return this.#warn(live, 'bad_worker_output', `the worker sent an unknown message "${key}"`);
     }
     const problem = validateJson(JOB_EVENT_TYPE, message, 'event');
     if (problem) {
-      await this.#warn(live, 'bad_worker_output', `the worker sent an invalid ${key} event: ${problem}`);
-      return;
+      return this.#warn(live, 'bad_worker_output', `the worker sent an invalid ${key} event: ${problem}`);
     }
     const kind = JobEvent.fromJSON(message).kind;
-    if (!kind) return;
+    if (!kind) return undefined;
     if (kind.$case === 'batch' || kind.$case === 'epochEnded' || kind.$case === 'fitStarted') {
       run.lastProgressAt = Date.now();
       run.stallWarned = false;
     }
     if (kind.$case === 'error') {
       run.errorSent = true;
-      await this.#appendError(live, kind.value);
-      return;
+      return this.#appendError(live, kind.value);
     }
-    await this.#append(live, kind);
+    return this.#append(live, kind);
   }
 
   /** Appends an error with its post-mortem: the last minute of stats and the last log lines. */
-  async #appendError(
+  #appendError(
     live: LiveJob,
     error: Partial<JobError> & { kind: ErrorKind; message: string },
-  ): Promise<void> {
+  ): Promise<JobEvent> {
     const value: JobError = {
       exceptionType: '',
       traceback: '',
@@ -587,12 +628,12 @@ export class JobManager {
         logs: [...(live.run?.logs ?? [])],
       },
     };
-    await this.#append(live, { $case: 'error', value });
+    return this.#append(live, { $case: 'error', value });
   }
 
-  async #warn(live: LiveJob, code: string, message: string): Promise<void> {
+  #warn(live: LiveJob, code: string, message: string): Promise<JobEvent> {
     const stats = this.#o.stats?.recent(Date.now() - 5_000).at(-1);
-    await this.#append(live, { $case: 'warning', value: { code, message, stats } });
+    return this.#append(live, { $case: 'warning', value: { code, message, stats } });
   }
 
   /** Keeps the sampler running while the job runs and logs a stats sample every few seconds. */
@@ -603,9 +644,7 @@ export class JobManager {
       if (now - lastLogged < JOB_STATS_EVENT_MS) return;
       lastLogged = now;
       const own = { ...sample, processes: sample.processes.filter((p) => p.jobId === live.record.id) };
-      run.pending = run.pending
-        .then(() => this.#append(live, { $case: 'stats', value: own }))
-        .catch((error: unknown) => this.#o.log(`job ${live.record.id}: ${(error as Error).message}`));
+      run.pending = this.#append(live, { $case: 'stats', value: own }).catch(() => undefined);
     });
   }
 
@@ -653,7 +692,7 @@ export class JobManager {
     run.timers.push(setTimeout(() => run.worker.stop(5_000).catch(() => undefined), this.#o.cancelGraceMs));
   }
 
-  /** Decides the terminal state from how the worker ended. */
+  /** Decides the terminal state from how the worker ended, records it, and frees the device. */
   async #settle(
     live: LiveJob,
     run: RunningJob,
@@ -661,54 +700,64 @@ export class JobManager {
   ): Promise<void> {
     await run.pending;
     const previous = live.job.state;
-    let state: JobState;
+    let state = JobState.JOB_STATE_FAILED;
     let reason = '';
-    if (run.shuttingDown) {
-      state = JobState.JOB_STATE_INTERRUPTED;
-      reason = 'the agent shut down while the job was running';
-    } else if (run.timedOut) {
-      state = JobState.JOB_STATE_FAILED;
-      await this.#appendError(live, {
-        kind: ErrorKind.ERROR_KIND_TIMEOUT,
-        message: run.cancelReason ?? 'timed out',
-      });
-    } else if (run.cancelReason && (run.done?.outcome === 'cancelled' || exit.signal || !run.errorSent)) {
-      state = JobState.JOB_STATE_CANCELLED;
-      reason = run.cancelReason;
-    } else if (exit.code === 0 && run.done?.outcome === 'succeeded') {
-      state = JobState.JOB_STATE_SUCCEEDED;
-    } else if (exit.code === 0 && run.done?.outcome === 'cancelled') {
-      state = JobState.JOB_STATE_CANCELLED;
-      reason = 'cancelled';
-    } else {
-      state = JobState.JOB_STATE_FAILED;
-      if (!run.errorSent) {
-        if (exit.signal) {
-          await this.#appendError(live, {
-            kind: ErrorKind.ERROR_KIND_KILLED,
-            message: `the worker was killed by ${exit.signal}${exit.signal === 'SIGKILL' ? ' (often the kernel out-of-memory killer)' : ''}`,
-            signal: exit.signal,
-          });
-        } else {
-          await this.#appendError(live, {
-            kind: ErrorKind.ERROR_KIND_WORKER_EXIT,
-            message: `the worker exited with code ${exit.code} without reporting an error: ${run.worker.stderrTail() || 'no output'}`,
-            exitCode: exit.code ?? undefined,
-          });
-        }
+    try {
+      if (live.logFailure) {
+        // #onLogFailure stopped the job and set its state; nothing more can be logged.
+      } else if (run.shuttingDown) {
+        state = JobState.JOB_STATE_INTERRUPTED;
+        reason = 'the agent shut down while the job was running';
+      } else if (run.timedOut) {
+        await this.#appendError(live, {
+          kind: ErrorKind.ERROR_KIND_TIMEOUT,
+          message: run.cancelReason ?? 'timed out',
+        });
+      } else if (run.cancelReason && (run.done?.outcome === 'cancelled' || exit.signal || !run.errorSent)) {
+        state = JobState.JOB_STATE_CANCELLED;
+        reason = run.cancelReason;
+      } else if (exit.code === 0 && run.done?.outcome === 'succeeded') {
+        state = JobState.JOB_STATE_SUCCEEDED;
+      } else if (exit.code === 0 && run.done?.outcome === 'cancelled') {
+        state = JobState.JOB_STATE_CANCELLED;
+        reason = 'cancelled';
+      } else if (!run.errorSent && exit.signal) {
+        await this.#appendError(live, {
+          kind: ErrorKind.ERROR_KIND_KILLED,
+          message: `the worker was killed by ${exit.signal}${exit.signal === 'SIGKILL' ? ' (often the kernel out-of-memory killer)' : ''}`,
+          signal: exit.signal,
+        });
+      } else if (!run.errorSent) {
+        await this.#appendError(live, {
+          kind: ErrorKind.ERROR_KIND_WORKER_EXIT,
+          message: `the worker exited with code ${exit.code} without reporting an error: ${run.worker.stderrTail() || 'no output'}`,
+          exitCode: exit.code ?? undefined,
+        });
       }
+    } catch {
+      // The log failed while recording how the job ended: #onLogFailure has taken it from here.
     }
     live.run = undefined;
     live.record.workerPid = undefined;
     this.#dequeue(live);
-    try {
-      await this.#o.store.saveRecord(live.record);
-      await this.#append(live, { $case: 'stateChanged', value: { state, previous, reason } });
-      await this.#finish(live);
-    } finally {
-      this.#schedule();
+    const problem = (error: unknown) =>
+      this.#o.log(`job ${live.record.id}: could not record its end: ${(error as Error).message}`);
+    // job.json only loses the worker's pid here: a failure to save it must not keep the job running.
+    await this.#o.store.saveRecord(live.record).catch(problem);
+    if (!live.logFailure) {
+      await this.#append(live, { $case: 'stateChanged', value: { state, previous, reason } }).catch(problem);
     }
+    await this.#finish(live).catch(problem);
+    this.#schedule();
   }
+}
+
+function logFailureStatus(live: LiveJob): StatusError {
+  const cause = toStatusError(live.logFailure);
+  return new StatusError(
+    cause.code,
+    `job ${live.record.id} was stopped: its event log could not be written (${cause.details})`,
+  );
 }
 
 function pushBounded<T>(list: T[], item: T, max: number): void {

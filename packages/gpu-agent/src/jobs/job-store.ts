@@ -1,8 +1,8 @@
-import type { FileHandle } from 'node:fs/promises';
-import { open, readdir, readFile, truncate } from 'node:fs/promises';
+import { readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
 import { writeFileAtomic } from '../state/state-dir.js';
+import { EventLog, type EventLogOptions } from './event-log.js';
 import { applyEvent } from './job-state.js';
 
 /** What job.json holds: what the log cannot tell. Everything else is derived from events.ndjson. */
@@ -32,10 +32,12 @@ interface StoredRecord {
  */
 export class JobStore {
   readonly #dir: string;
-  readonly #logs = new Map<string, { handle: Promise<FileHandle>; chain: Promise<void> }>();
+  readonly #logOptions: EventLogOptions;
+  readonly #logs = new Map<string, EventLog>();
 
-  constructor(jobsDir: string) {
+  constructor(jobsDir: string, logOptions: EventLogOptions = {}) {
     this.#dir = jobsDir;
+    this.#logOptions = logOptions;
   }
 
   jobDir(id: string): string {
@@ -79,25 +81,17 @@ export class JobStore {
   }
 
   /**
-   * Appends one event. Appends to one log are written in order; the promise settles when the line
-   * is handed to the OS. A failed write (e.g. disk full) rejects and leaves earlier lines intact.
+   * Appends one event to its job's log (see EventLog: group commit, whole lines in order, retried
+   * while the disk is full). Settles when the line is handed to the OS; a rejection means this and
+   * every later append to the log failed, and the file ends with the last event that did not.
    */
   append(event: JobEvent): Promise<void> {
-    const line = `${JSON.stringify(JobEvent.toJSON(event))}\n`;
     let log = this.#logs.get(event.jobId);
     if (!log) {
-      log = {
-        handle: open(join(this.jobDir(event.jobId), 'events.ndjson'), 'a', 0o600),
-        chain: Promise.resolve(),
-      };
+      log = new EventLog(join(this.jobDir(event.jobId), 'events.ndjson'), this.#logOptions);
       this.#logs.set(event.jobId, log);
     }
-    const handle = log.handle;
-    const write = log.chain.then(async () => {
-      await (await handle).appendFile(line);
-    });
-    log.chain = write.catch(() => undefined);
-    return write;
+    return log.append(`${JSON.stringify(JobEvent.toJSON(event))}\n`);
   }
 
   /** Waits for pending appends, syncs the log to disk and closes it (after a terminal event). */
@@ -105,10 +99,7 @@ export class JobStore {
     const log = this.#logs.get(jobId);
     if (!log) return;
     this.#logs.delete(jobId);
-    await log.chain;
-    const handle = await log.handle;
-    await handle.sync().catch(() => undefined);
-    await handle.close();
+    await log.close();
   }
 
   /** Events with seq > afterSeq, from the log on disk. A torn last line (a crash mid-write) is dropped and cut off. */

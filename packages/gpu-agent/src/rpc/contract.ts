@@ -50,7 +50,7 @@ export function validateJson(type: protobuf.Type, value: unknown, path = type.na
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return `${path}: expected an object`;
   if (type.fullName === '.google.protobuf.Timestamp') return `${path}: expected an RFC 3339 string`;
-  const byJsonName = new Map(type.fieldsArray.map((f) => [jsonName(f.name), f]));
+  const byJsonName = fieldsByJsonName(type);
   const oneofSeen = new Map<string, string>();
   for (const [key, v] of Object.entries(value)) {
     const field = byJsonName.get(key) ?? type.fields[key];
@@ -115,6 +115,18 @@ function checkValue(field: protobuf.Field, v: unknown, path: string): string | u
       return undefined;
     }
   }
+}
+
+const jsonNames = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
+
+/** A type's fields by proto3-JSON name, built once per type (validation runs on every worker event). */
+function fieldsByJsonName(type: protobuf.Type): Map<string, protobuf.Field> {
+  let byName = jsonNames.get(type);
+  if (!byName) {
+    byName = new Map(type.fieldsArray.map((f) => [jsonName(f.name), f]));
+    jsonNames.set(type, byName);
+  }
+  return byName;
 }
 
 function jsonName(name: string): string {
