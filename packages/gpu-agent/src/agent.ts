@@ -20,7 +20,7 @@ import { WorkerProcess } from './jobs/worker-process.js';
 import { defaultPython } from './paths.js';
 import { createAuthInterceptor } from './rpc/auth.js';
 import { contractType, findUnknownFields } from './rpc/contract.js';
-import { OpenStreams } from './rpc/handlers.js';
+import { OpenStreams, withInvalidArgumentDecoding } from './rpc/handlers.js';
 import { StatusError } from './rpc/status-error.js';
 import { createAgentService } from './services/agent-service.js';
 import { createDataService } from './services/data-service.js';
@@ -124,11 +124,14 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   const server = new Server({ interceptors: [createAuthInterceptor(token)], ...KEEPALIVE });
   const startedAt = new Date();
   server.addService(
-    AgentServiceService,
+    withInvalidArgumentDecoding(AgentServiceService),
     createAgentService({ environment, sampler, stateDir: layout.root, startedAt, open }),
   );
-  server.addService(withUnknownFieldCheck(), createJobService(jobs, open));
-  server.addService(DataServiceService, createDataService({ datasets, jobs, store, open }));
+  server.addService(withInvalidArgumentDecoding(withUnknownFieldCheck()), createJobService(jobs, open));
+  server.addService(
+    withInvalidArgumentDecoding(DataServiceService),
+    createDataService({ datasets, jobs, store, open }),
+  );
   const health = new HealthImplementation({
     '': 'SERVING',
     ...Object.fromEntries(serviceNames.map((n) => [n, 'SERVING'])),

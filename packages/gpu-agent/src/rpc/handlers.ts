@@ -5,12 +5,48 @@ import {
   Metadata,
   type ServerReadableStream,
   type ServerWritableStream,
+  type ServiceDefinition,
 } from '@grpc/grpc-js';
-import { toStatusError } from './status-error.js';
+import { invalidArgument, toStatusError } from './status-error.js';
+
+const UNDECODABLE = Symbol('undecodable');
+
+/**
+ * The service with decoders that never throw: grpc-js answers a request it cannot decode with
+ * INTERNAL, but bytes that are not a valid message are the caller's fault. A request that does not
+ * decode arrives as a marker instead, which the handlers below answer with INVALID_ARGUMENT.
+ */
+export function withInvalidArgumentDecoding<S extends ServiceDefinition>(service: S): S {
+  const out: Record<string, unknown> = {};
+  for (const [name, method] of Object.entries(service)) {
+    const decode = method.requestDeserialize;
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch (error) {
+          return {
+            [UNDECODABLE]: `${method.path}: the request does not decode: ${(error as Error).message}`,
+          };
+        }
+      },
+    };
+  }
+  return out as S;
+}
+
+/** The INVALID_ARGUMENT for a request that did not decode, if it did not. */
+function decodingProblem(request: unknown) {
+  const problem = (request as { [UNDECODABLE]?: string } | undefined)?.[UNDECODABLE];
+  return problem === undefined ? undefined : invalidArgument(problem);
+}
 
 /** Turns an async function into a grpc-js unary handler whose failures are always status errors. */
 export function unary<Req, Res>(fn: (request: Req) => Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
+    const problem = decodingProblem(call.request);
+    if (problem) return callback(problem);
     fn(call.request).then(
       (response) => callback(null, response),
       (error: unknown) => callback(toStatusError(error)),
@@ -67,6 +103,8 @@ export function serverStream<Req, Res>(
       remove();
       abort.abort();
     });
+    const problem = decodingProblem(call.request);
+    if (problem) return finish(problem);
     const send = (message: Res) =>
       new Promise<void>((resolve) => {
         if (finished) return resolve();
@@ -85,7 +123,14 @@ export function clientStream<Req, Res>(
   fn: (requests: AsyncIterable<Req>) => Promise<Res>,
 ): handleClientStreamingCall<Req, Res> {
   return (call: ServerReadableStream<Req, Res>, callback) => {
-    fn(call as AsyncIterable<Req>).then(
+    async function* decoded(): AsyncIterable<Req> {
+      for await (const message of call as AsyncIterable<Req>) {
+        const problem = decodingProblem(message);
+        if (problem) throw problem;
+        yield message;
+      }
+    }
+    fn(decoded()).then(
       (response) => callback(null, response),
       (error: unknown) => callback(toStatusError(error)),
     );
