@@ -1,7 +1,7 @@
 // The local half of an upload: walking a folder into a manifest, hashing files without holding them in
 // memory, and the optional cache that spares re-hashing files that have not changed.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,13 @@ export function checkRelativePath(path: string, what = 'path'): string {
   if (problem) throw new GpulinkError('INVALID_ARGUMENT', `${what} '${path}' is refused: ${problem}`);
   return path;
 }
+
+/** Files stat'ed at once while walking a folder. */
+const STAT_BATCH = 64;
+/** Files hashed at once. */
+const HASH_CONCURRENCY = 8;
+/** Files up to this size are read whole to be hashed (one read instead of a stream). */
+const SMALL_FILE_BYTES = 1 << 20;
 
 /** One regular file of a dataset folder. @internal */
 export interface LocalFile {
@@ -61,6 +68,7 @@ export async function walkFolder(root: string, filter?: (path: string) => boolea
   const files: LocalFile[] = [];
   async function visit(dir: string, prefix: string): Promise<void> {
     const entries = await readdir(dir, { withFileTypes: true });
+    const found: Array<{ path: string; absolutePath: string }> = [];
     for (const entry of entries) {
       const path = checkRelativePath(prefix + entry.name);
       const absolutePath = join(dir, entry.name);
@@ -75,10 +83,18 @@ export async function walkFolder(root: string, filter?: (path: string) => boolea
         await visit(absolutePath, `${path}/`);
       } else if (entry.isFile()) {
         if (filter && !filter(path)) continue;
-        const s = await lstat(absolutePath);
-        files.push({ path, absolutePath, sizeBytes: s.size, mtimeMs: s.mtimeMs, ino: s.ino });
+        found.push({ path, absolutePath });
       } else {
         throw new GpulinkError('INVALID_ARGUMENT', `'${path}' in ${root} is not a regular file or folder`);
+      }
+    }
+    // A folder's files are stat'ed several at a time: a folder of many small images is the usual case.
+    for (let i = 0; i < found.length; i += STAT_BATCH) {
+      const batch = found.slice(i, i + STAT_BATCH);
+      const stats = await Promise.all(batch.map((f) => lstat(f.absolutePath)));
+      for (const [j, f] of batch.entries()) {
+        const st = stats[j] as Stats;
+        files.push({ ...f, sizeBytes: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
       }
     }
   }
@@ -224,7 +240,14 @@ export async function hashFiles(
       let sha256 = cache.get(file);
       if (sha256 === undefined) {
         const hashedAtMs = Date.now();
-        sha256 = await sha256File(file.absolutePath, (n) => onProgress(undefined, n)).catch((e: unknown) => {
+        const hashing =
+          file.sizeBytes <= SMALL_FILE_BYTES
+            ? readFile(file.absolutePath).then((data) => {
+                onProgress(undefined, data.length);
+                return createHash('sha256').update(data).digest('hex');
+              })
+            : sha256File(file.absolutePath, (n) => onProgress(undefined, n));
+        sha256 = await hashing.catch((e: unknown) => {
           throw toGpulinkError(e);
         });
         cache.set(file, sha256, hashedAtMs);
@@ -235,7 +258,7 @@ export async function hashFiles(
       onProgress(file, 0);
     }
   };
-  // A few files at once hides per-file open/close latency on folders of many small images.
-  await Promise.all(Array.from({ length: Math.min(4, files.length) }, worker));
+  // Several files at once hides per-file open/close latency on folders of many small images.
+  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, files.length) }, worker));
   return out;
 }

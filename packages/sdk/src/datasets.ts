@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type {
   DataServiceClient,
@@ -155,6 +156,11 @@ export interface DatasetsApi {
 
 /** When the agent does not say, chunks stay well under grpc-js's 4 MiB default message limit. */
 const fallbackChunkBytes = 1 << 20;
+/** Upload messages written but not yet taken by the connection, at most (bytes, then count). */
+const IN_FLIGHT_BYTES = 8 << 20;
+const IN_FLIGHT_MESSAGES = 64;
+/** Small blobs read ahead of the one being sent. */
+const READ_AHEAD = 16;
 
 /** @internal */
 export function createDatasetsApi(ctx: CallContext, client: DataServiceClient): DatasetsApi {
@@ -332,29 +338,65 @@ async function sendBlobs(
     (m, o, cb) => client.uploadBlobs(m, o, cb),
     limits,
   );
-  // Two chunks in flight keep the connection busy while the next one is read from disk.
-  const inFlight: Promise<void>[] = [];
+  // Chunks in flight keep the connection busy while the next ones are read from disk: up to
+  // IN_FLIGHT_BYTES or IN_FLIGHT_MESSAGES (a small file is one message).
+  const inFlight: Array<{ written: Promise<void>; bytes: number }> = [];
+  let inFlightBytes = 0;
   const send = async (message: UploadBlobsRequest) => {
-    const written = call.write(message).then(() => onSent(message.data.length));
+    const bytes = message.data.length;
+    const written = call.write(message).then(() => onSent(bytes));
     // Awaited below in order; this only stops a rejection from counting as unhandled meanwhile.
     written.catch(() => {});
-    inFlight.push(written);
-    if (inFlight.length >= 2) await inFlight.shift();
+    inFlight.push({ written, bytes });
+    inFlightBytes += bytes;
+    while (inFlight.length >= IN_FLIGHT_MESSAGES || inFlightBytes >= IN_FLIGHT_BYTES) {
+      const oldest = inFlight.shift() as { written: Promise<void>; bytes: number };
+      inFlightBytes -= oldest.bytes;
+      await oldest.written;
+    }
+  };
+  const fileOf = (blob: { sha256: string }) => {
+    const file = bySha.get(blob.sha256);
+    if (!file) {
+      throw new GpulinkError(
+        'INTERNAL',
+        `the agent asked for blob ${blob.sha256}, which is not in the manifest`,
+        {
+          method: 'DataService.PrepareUpload',
+        },
+      );
+    }
+    return file;
+  };
+  // What is left of a blob that fits one chunk (most files of an image dataset) is read whole, a few
+  // blobs ahead of the one being sent, so reading and sending overlap.
+  const isSmall = (blob: (typeof missing)[number]) =>
+    blob.receivedBytes < blob.sizeBytes && blob.sizeBytes - blob.receivedBytes <= chunkBytes;
+  const reads = new Map<number, Promise<Buffer>>();
+  const readAhead = (from: number) => {
+    for (let i = from; i < Math.min(missing.length, from + READ_AHEAD); i++) {
+      const blob = missing[i] as (typeof missing)[number];
+      if (reads.has(i) || !isSmall(blob)) continue;
+      const read = readRange(fileOf(blob), blob.receivedBytes);
+      read.catch(() => {});
+      reads.set(i, read);
+    }
   };
   try {
-    for (const blob of missing) {
-      const file = bySha.get(blob.sha256);
-      if (!file) {
-        throw new GpulinkError(
-          'INTERNAL',
-          `the agent asked for blob ${blob.sha256}, which is not in the manifest`,
-          {
-            method: 'DataService.PrepareUpload',
-          },
-        );
-      }
+    for (const [i, blob] of missing.entries()) {
+      const file = fileOf(blob);
       let offset = blob.receivedBytes;
       if (offset >= file.sizeBytes) continue;
+      readAhead(i);
+      const whole = reads.get(i);
+      if (whole) {
+        reads.delete(i);
+        const data = await whole.catch((e: unknown) => {
+          throw toGpulinkError(e, method);
+        });
+        await send({ sha256: blob.sha256, offset, data, sizeBytes: file.sizeBytes });
+        continue;
+      }
       const stream = createReadStream(file.absolutePath, {
         start: offset,
         end: file.sizeBytes - 1,
@@ -371,18 +413,45 @@ async function sendBlobs(
       } finally {
         stream.destroy();
       }
-      if (offset !== file.sizeBytes) {
-        throw new GpulinkError(
-          'FAILED_PRECONDITION',
-          `'${file.path}' changed while it was being uploaded (expected ${file.sizeBytes} bytes); upload again`,
-          { method },
-        );
-      }
+      if (offset !== file.sizeBytes) throw changedWhileUploading(file, method);
     }
-    for (let next = inFlight.shift(); next; next = inFlight.shift()) await next;
+    for (let next = inFlight.shift(); next; next = inFlight.shift()) await next.written;
     return await call.finish();
   } catch (e) {
     call.cancel();
     throw e;
   }
+}
+
+/** The bytes of `file` from `offset` to its end, read at once; refuses a file that changed size. */
+async function readRange(file: LocalFile, offset: number): Promise<Buffer> {
+  if (offset === 0) {
+    const data = await readFile(file.absolutePath);
+    if (data.length !== file.sizeBytes) throw changedWhileUploading(file, 'DataService.UploadBlobs');
+    return data;
+  }
+  const length = file.sizeBytes - offset;
+  const handle = await open(file.absolutePath, 'r');
+  try {
+    const data = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await handle.read(data, got, length - got, offset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    const more = await handle.read(Buffer.alloc(1), 0, 1, offset + got);
+    if (got !== length || more.bytesRead !== 0) throw changedWhileUploading(file, 'DataService.UploadBlobs');
+    return data;
+  } finally {
+    await handle.close();
+  }
+}
+
+function changedWhileUploading(file: LocalFile, method: string): GpulinkError {
+  return new GpulinkError(
+    'FAILED_PRECONDITION',
+    `'${file.path}' changed while it was being uploaded (expected ${file.sizeBytes} bytes); upload again`,
+    { method },
+  );
 }

@@ -1,6 +1,18 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import {
+  copyFile,
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Dataset, ManifestEntry, MissingBlob } from '@gpulink/proto';
 import { status } from '@grpc/grpc-js';
@@ -12,6 +24,8 @@ const SHA256 = /^[0-9a-f]{64}$/;
 /** Largest chunk accepted in one UploadBlobs message (the client sends at most this). */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
 const MAX_FILES = 1_000_000;
+/** File system calls in flight at once when one request touches many files (stats, links). */
+const FS_CONCURRENCY = 32;
 
 interface StoredDataset {
   id: string;
@@ -85,8 +99,6 @@ export class DatasetStore {
     files: ManifestEntry[],
   ): Promise<{ id: string; missing: MissingBlob[]; alreadyCommitted: boolean }> {
     const { id, files: sorted } = this.checkManifest(files);
-    const alreadyCommitted = await exists(join(this.#datasetDir(id), 'manifest.json'));
-    const missing: MissingBlob[] = [];
     const bySha = new Map<string, number>();
     for (const f of sorted) {
       const size = bySha.get(f.sha256);
@@ -95,71 +107,28 @@ export class DatasetStore {
       }
       bySha.set(f.sha256, f.sizeBytes);
     }
-    for (const [sha256, sizeBytes] of bySha) {
-      if (await exists(this.blobPath(sha256))) continue;
-      const part = await stat(this.#partPath(sha256)).catch(() => undefined);
-      missing.push({ sha256, sizeBytes, receivedBytes: Math.min(part?.size ?? 0, sizeBytes) });
+    // A committed dataset's files are links to its blobs, which stay while it exists: none is missing.
+    if (await exists(join(this.#datasetDir(id), 'manifest.json'))) {
+      return { id, missing: [], alreadyCommitted: true };
     }
-    return { id, missing, alreadyCommitted };
+    const found = await mapConcurrently([...bySha], async ([sha256, sizeBytes]) => {
+      if (await exists(this.blobPath(sha256))) return undefined;
+      const part = await stat(this.#partPath(sha256)).catch(() => undefined);
+      return { sha256, sizeBytes, receivedBytes: Math.min(part?.size ?? 0, sizeBytes) };
+    });
+    return { id, missing: found.filter((m) => m !== undefined), alreadyCommitted: false };
   }
 
   /**
-   * Appends one chunk to a blob's partial file; when the blob is complete, verifies its hash and
-   * moves it into the store. Returns true when this chunk completed the blob.
+   * Receives one UploadBlobs stream: chunks in order, each blob from the offset PrepareUpload gave.
+   * `finish()` it when the stream ends, however it ends.
    */
-  async receiveChunk(chunk: {
-    sha256: string;
-    offset: number;
-    data: Uint8Array;
-    sizeBytes: number;
-  }): Promise<boolean> {
-    const { sha256, offset, data, sizeBytes } = chunk;
-    if (!SHA256.test(sha256)) throw invalidArgument('sha256: expected 64 lowercase hex digits');
-    if (data.length > MAX_CHUNK_BYTES)
-      throw invalidArgument(`data: chunks are limited to ${MAX_CHUNK_BYTES} bytes`);
-    if (await exists(this.blobPath(sha256))) return false;
-    if (this.#writing.has(sha256))
-      throw new StatusError(status.ABORTED, `blob ${sha256} is being uploaded by another stream`);
-    this.#writing.add(sha256);
-    try {
-      const part = this.#partPath(sha256);
-      const have = (await stat(part).catch(() => undefined))?.size ?? 0;
-      if (offset !== have) {
-        throw new StatusError(
-          status.OUT_OF_RANGE,
-          `blob ${sha256}: the agent holds ${have} bytes, the chunk starts at ${offset}`,
-        );
-      }
-      if (offset + data.length > sizeBytes)
-        throw invalidArgument(`blob ${sha256}: the chunk runs past size_bytes ${sizeBytes}`);
-      const handle = await open(part, 'a', 0o600);
-      try {
-        // A full disk shows first as a short write, not an error: keep writing until the chunk is
-        // in or the OS refuses (ENOSPC -> RESOURCE_EXHAUSTED), never answer a chunk half-stored.
-        for (let done = 0; done < data.length; ) {
-          const { bytesWritten } = await handle.write(data, done, data.length - done);
-          if (bytesWritten === 0)
-            throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-          done += bytesWritten;
-        }
-      } finally {
-        await handle.close();
-      }
-      if (offset + data.length < sizeBytes) return false;
-      const actual = await hashFile(part);
-      if (actual !== sha256) {
-        await rm(part, { force: true });
-        throw new StatusError(
-          status.DATA_LOSS,
-          `blob ${sha256}: the bytes received hash to ${actual}; send it again`,
-        );
-      }
-      await mkdir(dirname(this.blobPath(sha256)), { recursive: true, mode: 0o700 });
-      await rename(part, this.blobPath(sha256));
-      return true;
-    } finally {
-      this.#writing.delete(sha256);
-    }
+  receiver(): BlobReceiver {
+    return new BlobReceiver({
+      blobPath: (sha) => this.blobPath(sha),
+      partPath: (sha) => this.#partPath(sha),
+      writing: this.#writing,
+    });
   }
 
   /** Materialises a dataset whose blobs are all present. Committing twice returns the same dataset. */
@@ -175,11 +144,17 @@ export class DatasetStore {
     const dir = this.#datasetDir(id);
     const staging = `${dir}.staging-${process.pid}-${Date.now()}`;
     try {
-      for (const f of sorted) {
-        const target = join(staging, 'files', ...f.path.split('/'));
-        await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-        await link(this.blobPath(f.sha256), target).catch(() => copyFile(this.blobPath(f.sha256), target));
+      const targets = sorted.map((f) => ({
+        blob: this.blobPath(f.sha256),
+        target: join(staging, 'files', ...f.path.split('/')),
+      }));
+      // Folders first (parents before children, each once), then the links, several at a time.
+      for (const folder of [...new Set(targets.map((t) => dirname(t.target)))].sort()) {
+        await mkdir(folder, { recursive: true, mode: 0o700 });
       }
+      await mapConcurrently(targets, ({ blob, target }) =>
+        link(blob, target).catch(() => copyFile(blob, target)),
+      );
       const stored: StoredDataset = { id, name, createdAt: new Date().toISOString(), files: sorted };
       await writeFileAtomic(join(staging, 'manifest.json'), JSON.stringify(stored));
       await rename(staging, dir);
@@ -238,6 +213,155 @@ export class DatasetStore {
     for (const f of stored.files)
       if (!stillUsed.has(f.sha256)) await rm(this.blobPath(f.sha256), { force: true });
   }
+}
+
+/**
+ * The blob being received on one UploadBlobs stream: its partial file stays open across chunks and
+ * its hash is computed as the bytes arrive, so completing a blob costs no second read of it. A blob
+ * that arrives whole in one chunk (small files) is verified in memory and written once.
+ */
+class BlobReceiver {
+  #current:
+    | { sha256: string; sizeBytes: number; written: number; handle: FileHandle; hash: Hash | undefined }
+    | undefined;
+  /** A blob this stream found already stored: its further chunks are skipped without a stat each. */
+  #stored: string | undefined;
+  readonly #folders = new Set<string>();
+
+  constructor(
+    private readonly store: {
+      blobPath(sha: string): string;
+      partPath(sha: string): string;
+      writing: Set<string>;
+    },
+  ) {}
+
+  /** Stores one chunk; true when it completed (and verified) its blob. */
+  async receive(chunk: {
+    sha256: string;
+    offset: number;
+    data: Uint8Array;
+    sizeBytes: number;
+  }): Promise<boolean> {
+    const { sha256, offset, data, sizeBytes } = chunk;
+    if (!SHA256.test(sha256)) throw invalidArgument('sha256: expected 64 lowercase hex digits');
+    if (data.length > MAX_CHUNK_BYTES)
+      throw invalidArgument(`data: chunks are limited to ${MAX_CHUNK_BYTES} bytes`);
+    if (sha256 === this.#stored) return false;
+    if (this.#current && this.#current.sha256 !== sha256) await this.finish();
+    let current = this.#current;
+    if (!current) {
+      if (await exists(this.store.blobPath(sha256))) {
+        this.#stored = sha256;
+        return false;
+      }
+      if (this.store.writing.has(sha256))
+        throw new StatusError(status.ABORTED, `blob ${sha256} is being uploaded by another stream`);
+      const part = this.store.partPath(sha256);
+      if (offset === 0 && data.length === sizeBytes) {
+        // The whole blob in one chunk, verified before it is stored: it replaces any partial file.
+        this.store.writing.add(sha256);
+        try {
+          verify(sha256, createHash('sha256').update(data).digest('hex'));
+          await writeFile(part, data, { mode: 0o600 });
+          await this.#store(sha256, part);
+        } finally {
+          this.store.writing.delete(sha256);
+        }
+        return true;
+      }
+      const have = (await stat(part).catch(() => undefined))?.size ?? 0;
+      checkChunk(sha256, have, offset, data.length, sizeBytes);
+      this.store.writing.add(sha256);
+      try {
+        const handle = await open(part, 'a', 0o600);
+        // Resuming a partial file: its first bytes came on an earlier stream, so hash it all at the end.
+        const hash = have === 0 ? createHash('sha256') : undefined;
+        current = { sha256, sizeBytes, written: have, handle, hash };
+        this.#current = current;
+      } catch (error) {
+        this.store.writing.delete(sha256);
+        throw error;
+      }
+    } else {
+      checkChunk(sha256, current.written, offset, data.length, sizeBytes);
+    }
+    // A full disk shows first as a short write, not an error: keep writing until the chunk is in or
+    // the OS refuses (ENOSPC -> RESOURCE_EXHAUSTED), never answer a chunk half-stored.
+    for (let done = 0; done < data.length; ) {
+      const { bytesWritten } = await current.handle.write(data, done, data.length - done);
+      if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+      done += bytesWritten;
+      current.written += bytesWritten;
+    }
+    current.hash?.update(data);
+    if (current.written < current.sizeBytes) return false;
+    this.#current = undefined;
+    try {
+      await current.handle.close();
+      const part = this.store.partPath(sha256);
+      const actual = current.hash ? current.hash.digest('hex') : await hashFile(part);
+      if (actual !== sha256) await rm(part, { force: true });
+      verify(sha256, actual);
+      await this.#store(sha256, part);
+    } finally {
+      this.store.writing.delete(sha256);
+    }
+    return true;
+  }
+
+  /** Closes a blob left incomplete (its partial file stays, so a later upload resumes it). */
+  async finish(): Promise<void> {
+    const current = this.#current;
+    this.#current = undefined;
+    if (!current) return;
+    this.store.writing.delete(current.sha256);
+    await current.handle.close();
+  }
+
+  async #store(sha256: string, part: string): Promise<void> {
+    const target = this.store.blobPath(sha256);
+    const folder = dirname(target);
+    if (!this.#folders.has(folder)) {
+      await mkdir(folder, { recursive: true, mode: 0o700 });
+      this.#folders.add(folder);
+    }
+    await rename(part, target);
+  }
+}
+
+function checkChunk(sha256: string, have: number, offset: number, length: number, sizeBytes: number): void {
+  if (offset !== have) {
+    throw new StatusError(
+      status.OUT_OF_RANGE,
+      `blob ${sha256}: the agent holds ${have} bytes, the chunk starts at ${offset}`,
+    );
+  }
+  if (offset + length > sizeBytes)
+    throw invalidArgument(`blob ${sha256}: the chunk runs past size_bytes ${sizeBytes}`);
+}
+
+function verify(sha256: string, actual: string): void {
+  if (actual !== sha256) {
+    throw new StatusError(
+      status.DATA_LOSS,
+      `blob ${sha256}: the bytes received hash to ${actual}; send it again`,
+    );
+  }
+}
+
+/** `fn` over `items`, at most FS_CONCURRENCY at a time, results in order. */
+async function mapConcurrently<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FS_CONCURRENCY, items.length) }, worker));
+  return out;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -72,7 +72,10 @@ export interface PrepareUploadResponse {
 export interface UploadBlobsRequest {
   /** The blob's SHA-256. */
   sha256: string;
-  /** Where this chunk starts in the blob. Must equal the bytes the agent already holds. */
+  /**
+   * Where this chunk starts in the blob. Must equal the bytes the agent already holds, except that
+   * a chunk holding the whole blob (offset 0, all size_bytes) is always taken.
+   */
   offset: number;
   /** The bytes. */
   data: Buffer;
