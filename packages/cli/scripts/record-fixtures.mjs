@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { execFileSync } from 'node:child_process';
 // Records real job event sequences for the CLI's component tests: a real agent (built), the real
-// worker and fastai on this machine. Run after `npm run build`:  node packages/cli/scripts/record-fixtures.mjs
-// Writes packages/cli/src/ui/fixtures/<name>.json (SDK JobEvent objects, dates as ISO strings).
+// worker and fastai on this machine. Run after `npm run build`:  node packages/cli/scripts/record-fixtures.mjs [NAME...]
+// Writes packages/cli/src/ui/fixtures/<name>.json (SDK JobEvent objects, dates as ISO strings); with
+// names (vision-digits, lr-find, failed-script), only those.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,7 +21,10 @@ const sample = (...args) =>
 sample('digits', join(data, 'digits'), '--size', '32');
 const agent = await startTestAgent({ warmWorkers: 1 });
 const client = await connect(agent.url);
-const record = async (name, job) => {
+const only = process.argv.slice(2);
+const record = async (name, start) => {
+  if (only.length > 0 && !only.includes(name)) return;
+  const job = await start();
   const events = [];
   for await (const e of job.events()) events.push(e);
   await mkdir(out, { recursive: true });
@@ -38,17 +42,16 @@ try {
     fitMethod: 'fit_one_cycle',
     lr: 0.01,
   };
-  await record('vision-digits', await client.train.vision({ ...vision, name: 'digits' }));
-  await record('lr-find', await client.lrFind({ vision: { ...vision }, iterations: 40 }));
+  await record('vision-digits', () => client.train.vision({ ...vision, name: 'digits' }));
+  await record('lr-find', () => client.lrFind({ vision: { ...vision }, iterations: 40 }));
   const ws = join(data, 'ws');
   await mkdir(ws, { recursive: true });
   await writeFile(
     join(ws, 'boom.py'),
     "print('loading'); import torch; print('about to fail'); raise ValueError('the labels file has 3 columns, expected 2')\n",
   );
-  await record(
-    'failed-script',
-    await client.runScript({ workspace: { agentPath: ws }, entrypoint: 'boom.py' }),
+  await record('failed-script', () =>
+    client.runScript({ workspace: { agentPath: ws }, entrypoint: 'boom.py' }),
   );
 } finally {
   await client.close();

@@ -167,6 +167,11 @@ describe('jobEvent', () => {
       },
     ],
     [
+      'lrFindProgress',
+      { $case: 'lrFindProgress', value: { iter: 12, nIter: 100, lr: 3e-6, smoothLoss: 2.5 } },
+      { iter: 12, iters: 100, lr: 3e-6, smoothLoss: 2.5 },
+    ],
+    [
       'warning',
       { $case: 'warning', value: { code: 'stalled', message: 'no progress for 120 s' } },
       { code: 'stalled', message: 'no progress for 120 s', stats: undefined },

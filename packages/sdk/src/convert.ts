@@ -301,6 +301,17 @@ export function jobEvent(event: JobEventProto): JobEvent | undefined {
     }
     case 'epochEnded':
       return { ...base, type: 'epochEnded', ...epochMetrics(kind.value) };
+    case 'lrFindProgress': {
+      const p = kind.value;
+      return {
+        ...base,
+        type: 'lrFindProgress',
+        iter: p.iter,
+        iters: p.nIter,
+        lr: p.lr,
+        smoothLoss: p.smoothLoss,
+      };
+    }
     case 'lrFindResult':
       return {
         ...base,

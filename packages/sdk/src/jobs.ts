@@ -276,24 +276,26 @@ export async function* watchJobEvents(
         limits,
         { onHeaders: () => (reachedAgent = true) },
       );
-      for await (const { event } of stream) {
-        if (!event || event.seq <= afterSeq) continue;
-        if (event.seq !== afterSeq + 1) {
-          throw new GpulinkError(
-            'DATA_LOSS',
-            `job ${jobId}: the agent sent event seq ${event.seq} after seq ${afterSeq}; the log should be dense`,
-            { method },
-          );
+      for await (const { events } of stream) {
+        for (const event of events) {
+          if (event.seq <= afterSeq) continue;
+          if (event.seq !== afterSeq + 1) {
+            throw new GpulinkError(
+              'DATA_LOSS',
+              `job ${jobId}: the agent sent event seq ${event.seq} after seq ${afterSeq}; the log should be dense`,
+              { method },
+            );
+          }
+          afterSeq = event.seq;
+          failures = 0;
+          const mapped = jobEvent(event);
+          if (mapped === undefined) continue;
+          yield mapped;
+          // After these the agent ends the stream anyway; returning spares waiting for its status. An
+          // interrupted job is left to the agent to end, since it may be resumed onto the same log.
+          if (mapped.type === 'state' && isTerminalState(mapped.state) && mapped.state !== 'interrupted')
+            return;
         }
-        afterSeq = event.seq;
-        failures = 0;
-        const mapped = jobEvent(event);
-        if (mapped === undefined) continue;
-        yield mapped;
-        // After these the agent ends the stream anyway; returning spares waiting for its status. An
-        // interrupted job is left to the agent to end, since it may be resumed onto the same log.
-        if (mapped.type === 'state' && isTerminalState(mapped.state) && mapped.state !== 'interrupted')
-          return;
       }
       return;
     } catch (e) {

@@ -585,6 +585,18 @@ export type JobEvent =
       itemsPerSecond: number;
     })
   | (JobEventBase & { type: 'epochEnded' } & EpochMetrics)
+  | (JobEventBase & {
+      /** The learning-rate finder is running (about 10 per second); it runs no epochs. */
+      type: 'lrFindProgress';
+      /** Iterations done, 1..iters. */
+      iter: number;
+      /** Iterations it runs at most (it stops early once the loss diverges). */
+      iters: number;
+      /** Learning rate of the last iteration. */
+      lr: number;
+      /** fastai's smoothed training loss after the last iteration. */
+      smoothLoss: number | undefined;
+    })
   | (JobEventBase & { type: 'lrFind' } & LrFindResult)
   | (JobEventBase & {
       /** GPU and host figures taken while the job ran. */

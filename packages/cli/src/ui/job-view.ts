@@ -38,6 +38,8 @@ export interface JobView {
   /** The log tail; seq keeps each line's identity for rendering. */
   logs: Array<LogLine & { seq: number }>;
   warnings: string[];
+  /** Where a running learning-rate finder is. */
+  lrFindProgress: { iter: number; iters: number; lr: number } | undefined;
   lrFind: LrFindResult | undefined;
   interpretation: Interpretation | undefined;
   predictions: Prediction[];
@@ -65,6 +67,7 @@ export function emptyJobView(jobId: string): JobView {
     epochs: [],
     logs: [],
     warnings: [],
+    lrFindProgress: undefined,
     lrFind: undefined,
     interpretation: undefined,
     predictions: [],
@@ -118,7 +121,11 @@ export function reduceJobView(view: JobView, event: JobEvent): JobView {
       v.epochs = [...view.epochs, metrics];
       break;
     }
+    case 'lrFindProgress':
+      v.lrFindProgress = { iter: event.iter, iters: event.iters, lr: event.lr };
+      break;
     case 'lrFind':
+      v.lrFindProgress = undefined;
       v.lrFind = { lrs: event.lrs, losses: event.losses, suggestions: event.suggestions };
       break;
     case 'stats':

@@ -57,6 +57,7 @@ class GpulinkCallback(Callback):
         super().__init__()
         self._g_fit: _Fit | None = None
         self._g_lr_find = False
+        self._g_lr_find_last_emit = 0.0
         # validate()/get_preds()/TTA nested inside or outside a fit fire before_fit..after_fit too.
         self._g_inference_depth = 0
 
@@ -80,6 +81,7 @@ class GpulinkCallback(Callback):
             return
         if hasattr(self.learn, "lr_finder"):
             self._g_lr_find = True
+            self._g_lr_find_last_emit = 0.0
             if job.cancelled:
                 raise CancelFitException()
             return
@@ -157,6 +159,8 @@ class GpulinkCallback(Callback):
         fit = self._g_watching()
         if fit is not None:
             self._g_batch(job, fit)
+        elif self._g_lr_find:
+            self._g_lr_find_batch(job)
         if (fit is not None or self._g_lr_find) and job.cancelled:
             raise CancelFitException()
 
@@ -189,6 +193,21 @@ class GpulinkCallback(Callback):
         )
         fit.last_emit = now
         fit.items_since_emit = 0
+
+    def _g_lr_find_batch(self, job):
+        # lr_find is not a fit to the job's stream (no epochs), but it can run for minutes: its
+        # progress tells watchers, and the agent's stall warning, that the job is alive.
+        learn = self.learn
+        now = time.perf_counter()
+        rate = job.batch_events_per_second if job.batch_events_per_second > 0 else 10.0
+        if now - self._g_lr_find_last_emit < 1.0 / rate:
+            return
+        self._g_lr_find_last_emit = now
+        smooth = float(learn.smooth_loss) if hasattr(learn, "smooth_loss") else None
+        job.writer.lr_find_progress(
+            iter=int(learn.train_iter), n_iter=int(learn.lr_finder.num_it),
+            lr=float(learn.opt.hypers[-1]["lr"]), smooth_loss=smooth,
+        )
 
     def after_epoch(self):
         fit = self._g_watching()

@@ -126,6 +126,13 @@ class EventWriter:
         body["completedEpochs"] = int(completed_epochs)
         self.emit("epochEnded", body)
 
+    def lr_find_progress(self, *, iter: int, n_iter: int, lr: float,
+                         smooth_loss: float | None) -> None:
+        body: dict[str, Any] = {"iter": int(iter), "nIter": int(n_iter), "lr": proto_double(lr)}
+        if smooth_loss is not None:
+            body["smoothLoss"] = proto_double(smooth_loss)
+        self.emit("lrFindProgress", body)
+
     def lr_find_result(self, *, lrs: Sequence[float], losses: Sequence[float],
                        suggestions: Iterable[tuple[str, float]]) -> None:
         self.emit("lrFindResult", {

@@ -216,6 +216,7 @@ SHAPES: dict[str, tuple[set, set]] = {
               {"smoothLoss", "lr"}),
     "epochEnded": ({"epoch", "nEpoch", "metrics", "durationMs", "fitIndex", "completedEpochs"},
                    {"trainLoss", "validLoss", "cudaMemory"}),
+    "lrFindProgress": ({"iter", "nIter", "lr"}, {"smoothLoss"}),
     "lrFindResult": ({"lrs", "losses", "suggestions"}, set()),
     "artifact": ({"name", "sizeBytes", "sha256", "kind", "createdAt"}, set()),
     "interpretation": ({"classes", "confusionMatrix", "mostConfused"}, set()),
@@ -289,6 +290,13 @@ def check_event(event: dict) -> str:
         if "cudaMemory" in body:
             _keys(body["cudaMemory"], {"allocatedBytes", "reservedBytes", "peakAllocatedBytes"},
                   where="cudaMemory")
+    elif kind == "lrFindProgress":
+        _uint(body["iter"], "lrFindProgress.iter")
+        _uint(body["nIter"], "lrFindProgress.nIter")
+        assert 1 <= body["iter"] <= body["nIter"]
+        _double(body["lr"], "lrFindProgress.lr")
+        if "smoothLoss" in body:
+            _double(body["smoothLoss"], "lrFindProgress.smoothLoss")
     elif kind == "lrFindResult":
         assert len(body["lrs"]) == len(body["losses"]) > 0
         for v in body["lrs"] + body["losses"]:

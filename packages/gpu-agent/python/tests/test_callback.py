@@ -67,11 +67,20 @@ def test_fit_streams_and_inference_is_silent(cap, capsys):
     fit_events = len(cap.events)
     learn.validate()
     learn.get_preds()
+    assert len(cap.events) == fit_events, "validate/get_preds must not look like fits"
     learn.lr_find(show_plot=False, num_it=10)
-    assert len(cap.events) == fit_events, "validate/get_preds/lr_find must not look like fits"
+    found = cap.events[fit_events:]
+    assert {k for e in found for k in e} == {"lrFindProgress"}, "lr_find reports progress, not a fit"
+    progress = [e["lrFindProgress"] for e in found]
+    # Every iteration (the capture allows 1000 events/s) but the last, which LRFinder (order 60)
+    # ends before this callback sees it; learning rates grow.
+    assert [p["iter"] for p in progress] == list(range(1, 10))
+    assert {p["nIter"] for p in progress} == {10}
+    lrs = [p["lr"] for p in progress]
+    assert lrs == sorted(lrs) and lrs[0] < lrs[-1]
     for e in cap.events:
         check_event(e)
-    check_fit_sequence(_Run(cap.events))
+    check_fit_sequence(_Run(cap.events[:fit_events]))
     (started,) = cap.of("fitStarted")
     assert started == {"nEpoch": 3, "startEpoch": 0, "trainBatches": 5, "validBatches": 2,
                        "metricNames": ["mae"], "fitIndex": 0, "trainItems": 80, "validItems": 32}

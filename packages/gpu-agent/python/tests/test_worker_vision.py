@@ -120,8 +120,11 @@ def test_lr_find_on_csv_labelled_images(digits_flat, tmp_path):
     assert lrs[0] == pytest.approx(1e-7, rel=0.5)
     methods = [s["method"] for s in result["suggestions"]]
     assert "valley" in methods and set(methods) <= {"valley", "slide", "minimum", "steep"}
-    # lr_find is a fit to fastai, never to the job's event stream.
+    # lr_find is a fit to fastai, never to the job's event stream: it reports its own progress.
     assert not {"fitStarted", "batch", "epochEnded", "artifact"} & set(run.kinds())
+    progress = run.of("lrFindProgress")
+    assert progress and progress[0]["iter"] >= 1 and {p["nIter"] for p in progress} == {20}
+    assert [p["iter"] for p in progress] == sorted(p["iter"] for p in progress)
     assert run.one("done") == {"outcome": "succeeded", "completedEpochs": 0}
 
 

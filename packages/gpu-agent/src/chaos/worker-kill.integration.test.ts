@@ -53,11 +53,13 @@ afterAll(async () => {
 function untilMidEpoch(jobId: string): Promise<JobEvent> {
   return new Promise((resolve, reject) => {
     const stream = c.jobs.watchJob({ jobId, afterSeq: 0, replayOnly: false }, c.metadata());
-    stream.on('data', (r: { event?: JobEvent }) => {
-      const kind = r.event?.kind;
-      if (kind?.$case === 'batch' && kind.value.training && kind.value.iter < kind.value.nIter) {
+    stream.on('data', (r: { events: JobEvent[] }) => {
+      const found = r.events.find(
+        (e) => e.kind?.$case === 'batch' && e.kind.value.training && e.kind.value.iter < e.kind.value.nIter,
+      );
+      if (found) {
         stream.cancel();
-        resolve(r.event as JobEvent);
+        resolve(found);
       }
     });
     stream.on('error', (e: { code?: number }) => (e.code === 1 ? undefined : reject(e)));

@@ -98,6 +98,7 @@ const WORKER_EVENT_KINDS = new Set([
   'fitStarted',
   'batch',
   'epochEnded',
+  'lrFindProgress',
   'lrFindResult',
   'artifact',
   'interpretation',
@@ -105,6 +106,8 @@ const WORKER_EVENT_KINDS = new Set([
   'error',
   'predictions',
 ]);
+/** Events that show training moving (the stall warning waits for one). */
+const PROGRESS_KINDS = new Set<string>(['fitStarted', 'batch', 'epochEnded', 'lrFindProgress']);
 const POST_MORTEM_LOG_LINES = 200;
 const POST_MORTEM_STATS_MS = 60_000;
 
@@ -263,23 +266,27 @@ export class JobManager {
   }
 
   /**
-   * Sends events after `afterSeq` through `send`, in order: from memory or the log, then live as
-   * they are appended, until the terminal state change (or the end of the log with `replayOnly`).
+   * Sends events after `afterSeq` through `send`, in order and in batches (whatever is ready, see
+   * watchBatches): from memory or the log, then live as they are appended, until the terminal state
+   * change (or the end of the log with `replayOnly`).
    */
   async watch(
     id: string,
     afterSeq: number,
     replayOnly: boolean,
-    send: (event: JobEvent) => Promise<void>,
+    send: (events: JobEvent[]) => Promise<void>,
     signal: AbortSignal,
   ): Promise<void> {
     const live = this.#live(id);
     let next = afterSeq + 1;
     if (!live.events) {
       // A finished job: its log on disk is complete (or ends where it could not be written).
-      for (const event of await this.#o.store.readEvents(id, afterSeq)) {
+      const logged = await this.#o.store.readEvents(id, afterSeq);
+      for (let from = 0; from < logged.length; ) {
         if (signal.aborted) return;
-        await send(event);
+        const batch = nextBatch(logged, from, logged.length);
+        from += batch.length;
+        await send(batch);
       }
       if (live.logFailure && !replayOnly) throw logFailureStatus(live);
       return;
@@ -290,9 +297,9 @@ export class JobManager {
     const durable = () => Math.min(live.durableSeq, events.length);
     while (!signal.aborted) {
       while (next <= durable()) {
-        const event = events[next - 1] as JobEvent;
-        next++;
-        await send(event);
+        const batch = nextBatch(events, next - 1, durable());
+        next += batch.length;
+        await send(batch);
         if (signal.aborted) return;
       }
       const last = events[durable() - 1];
@@ -600,7 +607,7 @@ export class JobManager {
     }
     const kind = JobEvent.fromJSON(message).kind;
     if (!kind) return undefined;
-    if (kind.$case === 'batch' || kind.$case === 'epochEnded' || kind.$case === 'fitStarted') {
+    if (PROGRESS_KINDS.has(kind.$case)) {
       run.lastProgressAt = Date.now();
       run.stallWarned = false;
     }
@@ -751,6 +758,35 @@ export class JobManager {
     this.#schedule();
   }
 }
+
+/** Events per WatchJob message at most, and the rough bytes a message should stay under. */
+const WATCH_BATCH_EVENTS = 256;
+const WATCH_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * events[from..] up to `end` (exclusive) that fit one WatchJob message: at least one event, at most
+ * WATCH_BATCH_EVENTS, and about WATCH_BATCH_BYTES (sizes guessed without encoding: log text is
+ * measured, kinds that can be large count as 1 MiB, the rest as 2 KiB).
+ */
+function nextBatch(events: JobEvent[], from: number, end: number): JobEvent[] {
+  let to = from;
+  let bytes = 0;
+  while (to < end && to - from < WATCH_BATCH_EVENTS) {
+    const kind = (events[to] as JobEvent).kind;
+    const size =
+      kind?.$case === 'log'
+        ? kind.value.text.length + 64
+        : kind && LARGE_KINDS.has(kind.$case)
+          ? 1024 * 1024
+          : 2048;
+    if (to > from && bytes + size > WATCH_BATCH_BYTES) break;
+    bytes += size;
+    to++;
+  }
+  return events.slice(from, to);
+}
+
+const LARGE_KINDS = new Set<string>(['error', 'interpretation', 'predictions', 'lrFindResult']);
 
 function logFailureStatus(live: LiveJob): StatusError {
   const cause = toStatusError(live.logFailure);

@@ -66,8 +66,8 @@ const workerPid = async (id: string) =>
 function untilFirst(jobId: string, kind: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const stream = c.jobs.watchJob({ jobId, afterSeq: 0, replayOnly: false }, c.metadata());
-    stream.on('data', (r: { event?: JobEvent }) => {
-      if (r.event?.kind?.$case === kind) {
+    stream.on('data', (r: { events: JobEvent[] }) => {
+      if (r.events.some((e) => e.kind?.$case === kind)) {
         stream.cancel();
         resolve();
       }
@@ -172,13 +172,25 @@ describe('other tasks', () => {
     expect((await getJob(id)).artifacts.map((a) => a.name)).toContain('export.pkl');
   });
 
-  it('runs lr_find and returns a curve with suggestions', async () => {
-    const id = await submit({
-      $case: 'lrFind',
-      value: { setup: { $case: 'vision', value: digitsVision({ epochs: 0 }) }, numIterations: 30 },
-    });
+  it('runs lr_find and returns a curve with suggestions, its progress keeping the stall warning quiet', async () => {
+    // A stall threshold far below lr_find's run time: its progress events are what keep it quiet.
+    const id = await submit(
+      {
+        $case: 'lrFind',
+        value: { setup: { $case: 'vision', value: digitsVision({ epochs: 0 }) }, numIterations: 30 },
+      },
+      { stallWarningMs: 10_000 },
+    );
     const events = await collectEvents(c, id);
     expect(states(events).at(-1)).toBe('JOB_STATE_SUCCEEDED');
+    const progress = events.flatMap((e) => (e.kind?.$case === 'lrFindProgress' ? [e.kind.value] : []));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.every((p) => p.nIter === 30 && p.iter >= 1 && p.iter <= 30)).toBe(true);
+    const firstProgress = events.findIndex((e) => e.kind?.$case === 'lrFindProgress');
+    const stalled = events
+      .slice(firstProgress)
+      .filter((e) => e.kind?.$case === 'warning' && e.kind.value.code === 'stalled');
+    expect(stalled).toEqual([]);
     const result = events.find((e) => e.kind?.$case === 'lrFindResult');
     const value = result?.kind?.$case === 'lrFindResult' ? result.kind.value : undefined;
     expect(value?.lrs.length).toBeGreaterThan(5);

@@ -45,10 +45,11 @@ export function collectEvents(
       { jobId, afterSeq: options.afterSeq ?? 0, replayOnly: options.replayOnly ?? false },
       c.metadata(),
     );
-    stream.on('data', (r: { event?: JobEvent }) => {
-      if (!r.event) return;
-      events.push(r.event);
-      options.onEvent?.(r.event);
+    stream.on('data', (r: { events: JobEvent[] }) => {
+      for (const event of r.events) {
+        events.push(event);
+        options.onEvent?.(event);
+      }
     });
     stream.on('error', reject);
     stream.on('end', () => resolve(events));

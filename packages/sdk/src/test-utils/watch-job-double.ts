@@ -186,7 +186,7 @@ export async function startWatchJobDouble(options: WatchJobDoubleOptions): Promi
         for (const event of options.events) {
           if (cancelled) return;
           if (event.jobId !== call.request.jobId || event.seq <= call.request.afterSeq) continue;
-          if (!call.write({ event })) await once(call, 'drain');
+          if (!call.write({ events: [event] })) await once(call, 'drain');
           sent++;
           if (options.paceMs && options.paceEvery && sent % options.paceEvery === 0)
             await delay(options.paceMs);

@@ -35,6 +35,13 @@ describe('JobDetail frames from a recorded run', () => {
     expect(frame).not.toMatch(/train\s+[█░]+ \d+\/\d+/);
   });
 
+  it("shows lr_find's progress while it runs", () => {
+    const view = viewAfter('lr-find', (e) => e.type === 'lrFindProgress' && e.iter >= 5);
+    const frame = render(<JobDetail view={view} width={100} />).lastFrame() ?? '';
+    expect(frame).toContain('running');
+    expect(frame).toMatch(/lr_find [█░]+ \d+\/40 {2}lr \d/);
+  });
+
   it('shows the lr_find curve and its suggestions', () => {
     const frame =
       render(<JobDetail view={viewAfter('lr-find', () => false)} width={100} />).lastFrame() ?? '';

@@ -48,6 +48,13 @@ export function JobDetail({
           {b.itemsPerSecond > 0 ? `  ${Math.round(b.itemsPerSecond)} items/s` : ''}
         </Text>
       ) : null}
+      {view.lrFindProgress && view.state === 'running' ? (
+        <Text>
+          lr_find {bar(view.lrFindProgress.iter / Math.max(1, view.lrFindProgress.iters), barWidth)}{' '}
+          {view.lrFindProgress.iter}/{view.lrFindProgress.iters}
+          {`  lr ${formatNumber(view.lrFindProgress.lr)}`}
+        </Text>
+      ) : null}
       {view.epochs.length > 0 ? <EpochTable view={view} /> : null}
       {view.trainLossSeries.length > 1 ? (
         <Text>

@@ -271,6 +271,12 @@ export interface JobEvent {
     | //
     /** Labels a predict job gave its inputs. */
     { $case: "predictions"; value: Predictions }
+    | //
+    /**
+     * The learning-rate finder is running (throttled like batches). It runs no epochs, so this is
+     * how watchers, and the agent's stall warning, see that it makes progress.
+     */
+    { $case: "lrFindProgress"; value: LrFindProgress }
     | undefined;
 }
 
@@ -388,6 +394,18 @@ export interface LrSuggestion {
   method: string;
   /** The suggested learning rate. */
   lr: number;
+}
+
+/** Where the learning-rate finder is: one mini-batch per iteration, at a growing learning rate. */
+export interface LrFindProgress {
+  /** Iterations done, 1..n_iter. */
+  iter: number;
+  /** Iterations it runs at most (it stops early once the loss diverges). */
+  nIter: number;
+  /** Learning rate of the last iteration. */
+  lr: number;
+  /** fastai's exponentially smoothed training loss after the last iteration. */
+  smoothLoss?: number | undefined;
 }
 
 /** The learning-rate finder's curve. */
@@ -547,6 +565,9 @@ export const JobEvent: MessageFns<JobEvent> = {
       case "predictions":
         Predictions.encode(message.kind.value, writer.uint32(170).fork()).join();
         break;
+      case "lrFindProgress":
+        LrFindProgress.encode(message.kind.value, writer.uint32(178).fork()).join();
+        break;
     }
     return writer;
   },
@@ -692,6 +713,14 @@ export const JobEvent: MessageFns<JobEvent> = {
             message.kind = { $case: "predictions", value: Predictions.decode(reader, reader.uint32()) };
             continue;
           }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.kind = { $case: "lrFindProgress", value: LrFindProgress.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -746,6 +775,10 @@ export const JobEvent: MessageFns<JobEvent> = {
         ? { $case: "error", value: JobError.fromJSON(object.error) }
         : isSet(object.predictions)
         ? { $case: "predictions", value: Predictions.fromJSON(object.predictions) }
+        : isSet(object.lrFindProgress)
+        ? { $case: "lrFindProgress", value: LrFindProgress.fromJSON(object.lrFindProgress) }
+        : isSet(object.lr_find_progress)
+        ? { $case: "lrFindProgress", value: LrFindProgress.fromJSON(object.lr_find_progress) }
         : undefined,
     };
   },
@@ -788,6 +821,8 @@ export const JobEvent: MessageFns<JobEvent> = {
       obj.error = JobError.toJSON(message.kind.value);
     } else if (message.kind?.$case === "predictions") {
       obj.predictions = Predictions.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "lrFindProgress") {
+      obj.lrFindProgress = LrFindProgress.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -871,6 +906,12 @@ export const JobEvent: MessageFns<JobEvent> = {
       case "predictions": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "predictions", value: Predictions.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "lrFindProgress": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "lrFindProgress", value: LrFindProgress.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -2011,6 +2052,131 @@ export const LrSuggestion: MessageFns<LrSuggestion> = {
     const message = createBaseLrSuggestion();
     message.method = object.method ?? "";
     message.lr = object.lr ?? 0;
+    return message;
+  },
+};
+
+function createBaseLrFindProgress(): LrFindProgress {
+  return { iter: 0, nIter: 0, lr: 0, smoothLoss: undefined };
+}
+
+export const LrFindProgress: MessageFns<LrFindProgress> = {
+  encode(message: LrFindProgress, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.iter !== 0) {
+      writer.uint32(8).uint32(message.iter);
+    }
+    if (message.nIter !== 0) {
+      writer.uint32(16).uint32(message.nIter);
+    }
+    if (message.lr !== 0) {
+      writer.uint32(25).double(message.lr);
+    }
+    if (message.smoothLoss !== undefined) {
+      writer.uint32(33).double(message.smoothLoss);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LrFindProgress {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLrFindProgress();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.iter = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.nIter = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.lr = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.smoothLoss = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LrFindProgress {
+    return {
+      iter: isSet(object.iter) ? globalThis.Number(object.iter) : 0,
+      nIter: isSet(object.nIter)
+        ? globalThis.Number(object.nIter)
+        : isSet(object.n_iter)
+        ? globalThis.Number(object.n_iter)
+        : 0,
+      lr: isSet(object.lr) ? globalThis.Number(object.lr) : 0,
+      smoothLoss: isSet(object.smoothLoss)
+        ? globalThis.Number(object.smoothLoss)
+        : isSet(object.smooth_loss)
+        ? globalThis.Number(object.smooth_loss)
+        : undefined,
+    };
+  },
+
+  toJSON(message: LrFindProgress): unknown {
+    const obj: any = {};
+    if (message.iter !== 0) {
+      obj.iter = Math.round(message.iter);
+    }
+    if (message.nIter !== 0) {
+      obj.nIter = Math.round(message.nIter);
+    }
+    if (message.lr !== 0) {
+      obj.lr = floatToJson(message.lr);
+    }
+    if (message.smoothLoss !== undefined) {
+      obj.smoothLoss = floatToJson(message.smoothLoss);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LrFindProgress>): LrFindProgress {
+    return LrFindProgress.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LrFindProgress>): LrFindProgress {
+    const message = createBaseLrFindProgress();
+    message.iter = object.iter ?? 0;
+    message.nIter = object.nIter ?? 0;
+    message.lr = object.lr ?? 0;
+    message.smoothLoss = object.smoothLoss ?? undefined;
     return message;
   },
 };

@@ -536,10 +536,13 @@ export interface WatchJobRequest {
   replayOnly: boolean;
 }
 
-/** One event of the stream. */
+/** The next events of the stream. */
 export interface WatchJobResponse {
-  /** The event. */
-  event?: JobEvent | undefined;
+  /**
+   * Events in seq order, continuing the stream without a gap: whatever the agent had ready when it
+   * wrote (at most a few hundred), so a fast job costs one message per burst rather than per event.
+   */
+  events: JobEvent[];
 }
 
 function createBaseJobSpec(): JobSpec {
@@ -4173,13 +4176,13 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
 };
 
 function createBaseWatchJobResponse(): WatchJobResponse {
-  return { event: undefined };
+  return { events: [] };
 }
 
 export const WatchJobResponse: MessageFns<WatchJobResponse> = {
   encode(message: WatchJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.event !== undefined) {
-      JobEvent.encode(message.event, writer.uint32(10).fork()).join();
+    for (const v of message.events) {
+      JobEvent.encode(v!, writer.uint32(10).fork()).join();
     }
     return writer;
   },
@@ -4202,7 +4205,7 @@ export const WatchJobResponse: MessageFns<WatchJobResponse> = {
               break;
             }
 
-            message.event = JobEvent.decode(reader, reader.uint32());
+            message.events.push(JobEvent.decode(reader, reader.uint32()));
             continue;
           }
         }
@@ -4218,13 +4221,15 @@ export const WatchJobResponse: MessageFns<WatchJobResponse> = {
   },
 
   fromJSON(object: any): WatchJobResponse {
-    return { event: isSet(object.event) ? JobEvent.fromJSON(object.event) : undefined };
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => JobEvent.fromJSON(e)) : [],
+    };
   },
 
   toJSON(message: WatchJobResponse): unknown {
     const obj: any = {};
-    if (message.event !== undefined) {
-      obj.event = JobEvent.toJSON(message.event);
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => JobEvent.toJSON(e));
     }
     return obj;
   },
@@ -4234,9 +4239,7 @@ export const WatchJobResponse: MessageFns<WatchJobResponse> = {
   },
   fromPartial(object: DeepPartial<WatchJobResponse>): WatchJobResponse {
     const message = createBaseWatchJobResponse();
-    message.event = (object.event !== undefined && object.event !== null)
-      ? JobEvent.fromPartial(object.event)
-      : undefined;
+    message.events = object.events?.map((e) => JobEvent.fromPartial(e)) || [];
     return message;
   },
 };
