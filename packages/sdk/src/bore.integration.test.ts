@@ -12,6 +12,7 @@ import {
   type BoreRelay,
   findTestTool,
   makeDigits,
+  smallDigitsJob,
   startBoreRelay,
   startTestAgent,
   type TestAgent,
@@ -72,17 +73,7 @@ describe.skipIf(!bore)('gpulink:// through a bore relay', () => {
     const viaCounter = agent.url.replace(`:${relayPort}?`, `:${counter.port}?`);
     await using client = await connect(viaCounter);
     const { dataset } = await client.datasets.upload(join(dir, 'digits'), { hashCache: false });
-    const job = await client.train.vision({
-      data: { datasetId: dataset.id },
-      labels: { folder: { trainDir: 'train' } },
-      arch: 'resnet18',
-      pretrained: false,
-      imageSize: 16,
-      batchSize: 16,
-      epochs: 2,
-      lr: 0.01,
-      fitMethod: 'fit_one_cycle',
-    });
+    const job = await client.train.vision(smallDigitsJob(dataset.id, { epochs: 2 }));
     const events: JobEvent[] = [];
     let killedAt: number | undefined;
     let connectionsBefore = 0;

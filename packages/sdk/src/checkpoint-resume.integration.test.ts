@@ -5,7 +5,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from './client.js';
-import { makeDigits, startTestAgent, type TestAgent, tempDir } from './test-utils/real-agent.js';
+import {
+  makeDigits,
+  smallDigitsJob,
+  startTestAgent,
+  type TestAgent,
+  tempDir,
+} from './test-utils/real-agent.js';
 import type { JobEvent } from './types.js';
 
 let agent: TestAgent;
@@ -30,18 +36,7 @@ describe('a checkpointed job whose agent is killed after epoch 2 of 4', () => {
     {
       await using client = await connect(agent.url);
       const { dataset } = await client.datasets.upload(join(dir, 'digits'), { hashCache: false });
-      const job = await client.train.vision({
-        data: { datasetId: dataset.id },
-        labels: { folder: { trainDir: 'train' } },
-        arch: 'resnet18',
-        pretrained: false,
-        imageSize: 16,
-        batchSize: 16,
-        epochs: 4,
-        lr: 0.01,
-        fitMethod: 'fit_one_cycle',
-        checkpoint: true,
-      });
+      const job = await client.train.vision(smallDigitsJob(dataset.id, { epochs: 4, checkpoint: true }));
       jobId = job.id;
       let epoch2 = false;
       let checkpoint2 = false;

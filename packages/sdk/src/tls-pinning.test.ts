@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Client, Server, ServerCredentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpulinkError } from './errors.js';
+import { writeSelfSignedCertificate } from './test-utils/self-signed.js';
 import { fetchPinnedCertificate, pinnedCredentials } from './tls-pinning.js';
 
 interface Identity {
@@ -30,28 +31,9 @@ const fingerprint = (pem: string) =>
   new X509Certificate(pem).fingerprint256.replaceAll(':', '').toLowerCase();
 
 async function selfSigned(name: string): Promise<Identity> {
-  const key = join(dir, `${name}.key`);
-  const cert = join(dir, `${name}.crt`);
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=gpulink-agent',
-    '-addext',
+  const { keyPath: key, certPath: cert } = writeSelfSignedCertificate(dir, name, '/CN=gpulink-agent', [
     'basicConstraints=critical,CA:TRUE',
-    '-addext',
     'subjectAltName=DNS:gpulink-agent',
-    '-keyout',
-    key,
-    '-out',
-    cert,
   ]);
   const pem = await readFile(cert, 'utf8');
   return { cert: pem, key: await readFile(key, 'utf8'), fp: fingerprint(pem) };

@@ -10,6 +10,7 @@ import { type NginxProxy, startNginxProxy } from './test-utils/nginx-proxy.js';
 import {
   findTestTool,
   makeDigits,
+  smallDigitsJob,
   startTestAgent,
   type TestAgent,
   tempDir,
@@ -46,18 +47,9 @@ describe.skipIf(!nginx)('gpulink+wss:// through an HTTPS reverse proxy', () => {
       `gpulink+wss://***@127.0.0.1:${proxy.port}/gpulink?fp=${agent.fingerprint}`,
     );
     const { dataset } = await client.datasets.upload(join(dir, 'digits'), { hashCache: false });
-    const job = await client.train.vision({
-      data: { datasetId: dataset.id },
-      labels: { folder: { trainDir: 'train' } },
-      arch: 'resnet18',
-      pretrained: false,
-      imageSize: 16,
-      batchSize: 32,
-      epochs: 1,
-      lr: 0.01,
-      fitMethod: 'fit_one_cycle',
-      metrics: ['accuracy'],
-    });
+    const job = await client.train.vision(
+      smallDigitsJob(dataset.id, { batchSize: 32, metrics: ['accuracy'] }),
+    );
     const events: JobEvent[] = [];
     for await (const e of job.events()) events.push(e);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));

@@ -1,10 +1,11 @@
 // A real HTTPS reverse proxy on loopback that terminates TLS and passes WebSockets: nginx with its own
 // config, certificate and logs in a temp folder, standing in for a tunnel's edge (cloudflared, ngrok).
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeSelfSignedCertificate } from './self-signed.js';
 
 export interface NginxProxy {
   readonly port: number;
@@ -26,25 +27,7 @@ async function freePort(): Promise<number> {
 /** Proxies `https://127.0.0.1:<port>/gpulink` (WebSocket upgrades included) to `127.0.0.1:<upstreamPort>`. */
 export async function startNginxProxy(nginx: string, upstreamPort: number): Promise<NginxProxy> {
   const dir = await mkdtemp(join(tmpdir(), 'gpulink-nginx-'));
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    join(dir, 'edge.key'),
-    '-out',
-    join(dir, 'edge.crt'),
-  ]);
+  writeSelfSignedCertificate(dir, 'edge', '/CN=127.0.0.1', ['subjectAltName=IP:127.0.0.1']);
   const port = await freePort();
   const config = `
 daemon off;

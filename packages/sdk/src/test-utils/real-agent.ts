@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { VisionTrainingOptions } from '../job-spec.js';
 
 export {
   type BoreRelay,
@@ -82,4 +83,26 @@ export async function sha256Of(path: string): Promise<string> {
   return createHash('sha256')
     .update(await readFile(path))
     .digest('hex');
+}
+
+/**
+ * A small, quick vision job on the digits `makeDigits` wrote and the caller uploaded: resnet18 from
+ * scratch on 16-pixel images, one-cycle at lr 0.01; `overrides` set what a test is about.
+ */
+export function smallDigitsJob(
+  datasetId: string,
+  overrides: Partial<VisionTrainingOptions> = {},
+): VisionTrainingOptions {
+  return {
+    data: { datasetId },
+    labels: { folder: { trainDir: 'train' } },
+    arch: 'resnet18',
+    pretrained: false,
+    imageSize: 16,
+    batchSize: 16,
+    epochs: 1,
+    lr: 0.01,
+    fitMethod: 'fit_one_cycle',
+    ...overrides,
+  };
 }
