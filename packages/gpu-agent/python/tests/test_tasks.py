@@ -90,3 +90,11 @@ def test_validation_column_values():
     assert _bool_column(pd.Series([1, 0, 2]), "v").tolist() == [True, False, True]
     with pytest.raises(DataError, match="true/false"):
         _bool_column(pd.Series(["train", "maybe"]), "validColumn 'v'")
+
+
+def test_every_metric_the_agent_accepts_resolves():
+    # The agent refuses names outside this list before a job starts; each must work in the worker.
+    known = json.loads((Path(tasks.__file__).parent / "known_metrics.json").read_text())["metrics"]
+    assert "accuracy" in known
+    for n_classes in (2, 10):
+        assert len(tasks.resolve_metrics(known, n_classes)) == len(known)

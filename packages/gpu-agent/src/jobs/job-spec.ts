@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import {
@@ -10,6 +11,7 @@ import {
   type VisionTask,
 } from '@gpulink/proto';
 import { unsafePathReason } from '../data/safe-path.js';
+import { workerPythonDir } from '../paths.js';
 import { failedPrecondition, invalidArgument, notFound } from '../rpc/status-error.js';
 
 /** What validation needs to look up. */
@@ -23,21 +25,14 @@ export interface SpecContext {
 }
 
 /** Metric names the worker maps to fastai metrics. */
-export const KNOWN_METRICS = new Set([
-  'accuracy',
-  'error_rate',
-  'top_k_accuracy',
-  'balanced_accuracy',
-  'f1_score',
-  'precision',
-  'recall',
-  'rmse',
-  'mae',
-  'mse',
-  'msle',
-  'exp_rmspe',
-  'r2_score',
-]);
+/** Metric names a spec may ask for: the worker's list (python/gpulink_worker/known_metrics.json). */
+export const KNOWN_METRICS = new Set<string>(
+  (
+    JSON.parse(readFileSync(join(workerPythonDir, 'gpulink_worker', 'known_metrics.json'), 'utf8')) as {
+      metrics: string[];
+    }
+  ).metrics,
+);
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const ARCH = /^[A-Za-z0-9_.\-/]{1,128}$/;
