@@ -120,11 +120,12 @@ def make_job(writer: EventWriter, envelope: dict) -> Job:
         checkpoint = Path(resume.get("checkpoint") or "")
         if not checkpoint.is_file():
             raise FileNotFoundError(f"resume: checkpoint {checkpoint} does not exist")
+        # The checkpoint says how far it got. The agent's log may be ahead of it (an epoch logged,
+        # then a kill before its checkpoint was written): that epoch runs again.
         meta = read_checkpoint_meta(checkpoint)
-        completed = resume.get("completedEpochs")
         job.resume = ResumePlan(
             checkpoint=checkpoint, fit_index=int(meta["fitIndex"]), epoch=int(meta["epoch"]),
-            completed_epochs=int(completed if completed is not None else meta["completedEpochs"]),
+            completed_epochs=int(meta["completedEpochs"]),
         )
         job.completed_epochs = job.resume.completed_epochs
     return job

@@ -48,7 +48,7 @@ def test_tabular_job_trains_and_checkpoints(tabular_run):
 
 def test_tabular_job_resumes_from_a_checkpoint(tabular_run, cancer_dir, tmp_path):
     _, artifacts = tabular_run
-    resume = {"completedEpochs": 2, "checkpoint": str(artifacts / "checkpoints" / "epoch-2.pth")}
+    resume = {"checkpoint": str(artifacts / "checkpoints" / "epoch-2.pth")}
     run = run_worker(envelope(TABULAR_SPEC, tmp_path / "artifacts", data_dir=cancer_dir,
                               resume=resume), cwd=tmp_path)
     check_run(run)

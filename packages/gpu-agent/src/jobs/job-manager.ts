@@ -1,4 +1,4 @@
-import { mkdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ErrorKind,
@@ -506,25 +506,12 @@ export class JobManager {
     }
     const workDir = this.#o.store.workDir(record.id);
     await mkdir(workDir, { recursive: true, mode: 0o700 });
-    // The newest checkpoint the log names whose file is still there: the worker prunes old ones, and
-    // may have pruned one after writing a newer checkpoint that an agent killed just then never logged.
-    let checkpoint: string | undefined;
-    if (live.job.attempt > 1) {
-      for (const artifact of [...live.job.artifacts].reverse()) {
-        if (artifact.kind !== 'checkpoint') continue;
-        const path = join(this.#o.store.artifactsDir(record.id), artifact.name);
-        if (
-          await stat(path).then(
-            (s) => s.isFile(),
-            () => false,
-          )
-        ) {
-          checkpoint = path;
-          break;
-        }
-      }
-    }
-    const resume = checkpoint ? { completedEpochs: live.job.completedEpochs, checkpoint } : null;
+    // The newest checkpoint on disk, whether or not the log names it: the worker writes each one
+    // whole (temporary file, then rename) and prunes older ones, so an agent killed just after a
+    // checkpoint was written may never have logged it, while the one it logged is gone. How many
+    // epochs a checkpoint holds is in the checkpoint itself; the worker reads it from there.
+    const checkpoint = live.job.attempt > 1 ? await newestCheckpoint(this.#o.store.artifactsDir(record.id)) : undefined;
+    const resume = checkpoint ? { checkpoint } : null;
     if (record.device.startsWith('cuda') && !cudaAvailable) {
       throw new Error(`the job was placed on ${record.device} but torch in the worker sees no CUDA device`);
     }
@@ -787,6 +774,18 @@ function nextBatch(events: JobEvent[], from: number, end: number): JobEvent[] {
 }
 
 const LARGE_KINDS = new Set<string>(['error', 'interpretation', 'predictions', 'lrFindResult']);
+
+/** `checkpoints/epoch-<N>.pth` with the highest N under an artifacts folder, if any. */
+async function newestCheckpoint(artifactsDir: string): Promise<string | undefined> {
+  const folder = join(artifactsDir, 'checkpoints');
+  const names = await readdir(folder).catch(() => [] as string[]);
+  let best: { n: number; name: string } | undefined;
+  for (const name of names) {
+    const m = /^epoch-(\d+)\.pth$/.exec(name);
+    if (m && (!best || Number(m[1]) > best.n)) best = { n: Number(m[1]), name };
+  }
+  return best ? join(folder, best.name) : undefined;
+}
 
 function logFailureStatus(live: LiveJob): StatusError {
   const cause = toStatusError(live.logFailure);
