@@ -1,6 +1,7 @@
 // A real agent process, real gRPC, no training: authentication, validation, datasets.
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { connect as http2Connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -13,6 +14,7 @@ import {
 } from '@gpulink/proto';
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECEIVE_WINDOW_BYTES } from './rpc/receive-window.js';
 import { rawClients, unaryCall } from './test-utils/clients.js';
 import { startTestAgent, type TestAgent } from './testing.js';
 
@@ -42,6 +44,32 @@ async function expectStatus(p: Promise<unknown>, code: status, text: string | Re
   expect(status[error?.code ?? 0]).toBe(status[code]);
   expect(error?.details).toMatch(text);
 }
+
+describe('HTTP/2', () => {
+  it('lets a client send 16 MiB before it must wait for the agent (uploads), not 64 KiB', async () => {
+    const session = http2Connect(`http://127.0.0.1:${agent.port}`);
+    try {
+      // The agent's SETTINGS frames (Node's defaults first, then the raised window), for up to 5 s.
+      const initialWindowSize = await new Promise<number | undefined>((resolve, reject) => {
+        const timer = setTimeout(() => resolve(session.remoteSettings.initialWindowSize), 5_000);
+        session.on('error', reject);
+        session.on('remoteSettings', (settings) => {
+          if (settings.initialWindowSize !== RECEIVE_WINDOW_BYTES) return;
+          clearTimeout(timer);
+          resolve(settings.initialWindowSize);
+        });
+      });
+      expect(initialWindowSize).toBe(RECEIVE_WINDOW_BYTES);
+      // And the connection's window, raised by a WINDOW_UPDATE that may come a moment later.
+      for (let i = 0; i < 50 && (session.state.remoteWindowSize ?? 0) < RECEIVE_WINDOW_BYTES; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(session.state.remoteWindowSize).toBeGreaterThanOrEqual(RECEIVE_WINDOW_BYTES);
+    } finally {
+      session.close();
+    }
+  });
+});
 
 describe('authentication', () => {
   const services = [

@@ -21,6 +21,7 @@ import { defaultPython } from './paths.js';
 import { createAuthInterceptor } from './rpc/auth.js';
 import { contractType, findUnknownFields } from './rpc/contract.js';
 import { OpenStreams, withInvalidArgumentDecoding } from './rpc/handlers.js';
+import { raiseReceiveWindows } from './rpc/receive-window.js';
 import { StatusError } from './rpc/status-error.js';
 import { createAgentService } from './services/agent-service.js';
 import { createDataService } from './services/data-service.js';
@@ -122,6 +123,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   await jobs.init();
 
   const server = new Server({ interceptors: [createAuthInterceptor(token)], ...KEEPALIVE });
+  if (!raiseReceiveWindows(server)) log('this grpc-js has no createHttp2Server: uploads use 64 KiB windows');
   const startedAt = new Date();
   server.addService(
     withInvalidArgumentDecoding(AgentServiceService),

@@ -135,6 +135,9 @@ function channelOptions(options: ConnectOptions): ChannelOptions {
     'grpc.initial_reconnect_backoff_ms': 500,
     'grpc.max_reconnect_backoff_ms': 5_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    // Node's HTTP/2 receive window is 64 KiB: downloads and event streams would wait on this process
+    // every 64 KiB. The agent raises its own windows the same way for uploads.
+    'grpc-node.flow_control_window': 16 * 1024 * 1024,
     'grpc.primary_user_agent': 'gpulink-sdk',
   };
 }

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
-import type {
-  DataServiceClient,
-  ManifestEntry,
-  UploadBlobsRequest,
-  UploadBlobsResponse,
+import {
+  type DataServiceClient,
+  DataServiceService,
+  type ManifestEntry,
+  type UploadBlobsRequest,
+  type UploadBlobsResponse,
 } from '@gpulink/proto';
 import { datasetInfo } from './convert.js';
 import {
@@ -32,6 +33,7 @@ import {
   unaryWithRetry,
 } from './rpc.js';
 import type { DatasetInfo } from './types.js';
+import { encodeUploadChunk } from './upload-wire.js';
 
 /**
  * Where an upload is, passed to {@link UploadOptions.onProgress} after each file hashed and each chunk sent.
@@ -157,7 +159,7 @@ export interface DatasetsApi {
 /** When the agent does not say, chunks stay well under grpc-js's 4 MiB default message limit. */
 const fallbackChunkBytes = 1 << 20;
 /** Upload messages written but not yet taken by the connection, at most (bytes, then count). */
-const IN_FLIGHT_BYTES = 8 << 20;
+const IN_FLIGHT_BYTES = 16 << 20;
 const IN_FLIGHT_MESSAGES = 64;
 /** Small blobs read ahead of the one being sent. */
 const READ_AHEAD = 16;
@@ -335,7 +337,16 @@ async function sendBlobs(
   const call = clientStream<UploadBlobsRequest, UploadBlobsResponse>(
     ctx,
     method,
-    (m, o, cb) => client.uploadBlobs(m, o, cb),
+    // The generated stub with a serializer that copies each chunk's data once (see upload-wire.ts).
+    (m, o, cb) =>
+      client.makeClientStreamRequest(
+        DataServiceService.uploadBlobs.path,
+        encodeUploadChunk,
+        DataServiceService.uploadBlobs.responseDeserialize,
+        m,
+        o,
+        (error, response) => cb(error, response as UploadBlobsResponse),
+      ),
     limits,
   );
   // Chunks in flight keep the connection busy while the next ones are read from disk: up to

@@ -510,7 +510,8 @@ export class JobManager {
     // whole (temporary file, then rename) and prunes older ones, so an agent killed just after a
     // checkpoint was written may never have logged it, while the one it logged is gone. How many
     // epochs a checkpoint holds is in the checkpoint itself; the worker reads it from there.
-    const checkpoint = live.job.attempt > 1 ? await newestCheckpoint(this.#o.store.artifactsDir(record.id)) : undefined;
+    const checkpoint =
+      live.job.attempt > 1 ? await newestCheckpoint(this.#o.store.artifactsDir(record.id)) : undefined;
     const resume = checkpoint ? { checkpoint } : null;
     if (record.device.startsWith('cuda') && !cudaAvailable) {
       throw new Error(`the job was placed on ${record.device} but torch in the worker sees no CUDA device`);
