@@ -29,6 +29,18 @@ describe('EventLog', () => {
     await log.close();
   });
 
+  it('counts what waits for the disk, and says when all of it is written', async () => {
+    const path = join(dir, 'events.ndjson');
+    const log = new EventLog(path);
+    const lines = Array.from({ length: 1_000 }, (_v, i) => `{"seq":${i + 1}}\n`);
+    for (const line of lines) log.append(line).catch(() => undefined);
+    expect(log.backlogChars).toBe(lines.join('').length);
+    await log.drained();
+    expect(log.backlogChars).toBe(0);
+    expect(await readFile(path, 'utf8')).toBe(lines.join(''));
+    await log.close();
+  });
+
   it('appends after what the file already holds', async () => {
     const path = join(dir, 'events.ndjson');
     await writeFile(path, '{"seq":1}\n');

@@ -46,6 +46,16 @@ export class EventLog {
     this.#maxPendingChars = options.maxPendingChars ?? 64 * 1024 * 1024;
   }
 
+  /** Characters of lines appended but not yet written. */
+  get backlogChars(): number {
+    return this.#queuedChars;
+  }
+
+  /** Settles when every line appended so far is written (or the log failed). */
+  async drained(): Promise<void> {
+    while (this.#drain) await this.#drain;
+  }
+
   /** Why the log stopped taking appends, if it did. */
   get failure(): Error | undefined {
     return this.#failure;

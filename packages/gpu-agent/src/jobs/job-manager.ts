@@ -88,6 +88,8 @@ interface RunningJob {
   timers: NodeJS.Timeout[];
   /** Settles when every event appended so far from the worker's output is on disk (or failed). */
   pending: Promise<unknown>;
+  /** The worker's output is not being read while its log catches up with a slow disk. */
+  outputPaused?: boolean;
   /** Stops the job's stats subscription. */
   stopStats?: () => void;
 }
@@ -108,6 +110,8 @@ const WORKER_EVENT_KINDS = new Set([
 ]);
 /** Events that show training moving (the stall warning waits for one). */
 const PROGRESS_KINDS = new Set<string>(['fitStarted', 'batch', 'epochEnded', 'lrFindProgress']);
+/** Log not yet written, in characters, beyond which the agent stops reading the worker's output. */
+const LOG_BACKLOG_PAUSE_CHARS = 4 * 1024 * 1024;
 const POST_MORTEM_LOG_LINES = 200;
 const POST_MORTEM_STATS_MS = 60_000;
 
@@ -267,7 +271,7 @@ export class JobManager {
 
   /**
    * Sends events after `afterSeq` through `send`, in order and in batches (whatever is ready, see
-   * watchBatches): from memory or the log, then live as they are appended, until the terminal state
+   * nextBatch): from memory or the log, then live as they are appended, until the terminal state
    * change (or the end of the log with `replayOnly`).
    */
   async watch(
@@ -538,7 +542,17 @@ export class JobManager {
     // the disk between them; run.pending follows the newest (appends land in order). A failed log is
     // reported once, by #onLogFailure.
     const track = (append: Promise<unknown> | undefined) => {
-      if (append) run.pending = append.catch(() => undefined);
+      if (!append) return;
+      run.pending = append.catch(() => undefined);
+      // A disk slower than the job: stop reading the worker until its log has caught up.
+      if (!run.outputPaused && this.#o.store.backlog(live.record.id) > LOG_BACKLOG_PAUSE_CHARS) {
+        run.outputPaused = true;
+        worker.pauseOutput();
+        this.#o.store.drained(live.record.id).then(() => {
+          run.outputPaused = false;
+          worker.resumeOutput();
+        });
+      }
     };
     worker.on('log', (stream, text) => {
       const line: LogLine = {

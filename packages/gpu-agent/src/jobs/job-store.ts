@@ -94,6 +94,16 @@ export class JobStore {
     return log.append(`${JSON.stringify(JobEvent.toJSON(event))}\n`);
   }
 
+  /** Characters appended to a job's log and not yet written (a slow or full disk). */
+  backlog(jobId: string): number {
+    return this.#logs.get(jobId)?.backlogChars ?? 0;
+  }
+
+  /** Settles when everything appended to a job's log so far is written (or failed). */
+  async drained(jobId: string): Promise<void> {
+    await this.#logs.get(jobId)?.drained();
+  }
+
   /** Waits for pending appends, syncs the log to disk and closes it (after a terminal event). */
   async closeLog(jobId: string): Promise<void> {
     const log = this.#logs.get(jobId);

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { workerPythonDir } from '../paths.js';
 
@@ -53,6 +53,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   /** Settles after the process exited and its pipes are drained. */
   readonly exited: Promise<WorkerExit>;
   readonly #stderrTail: string[] = [];
+  readonly #readers: Interface[] = [];
   #exit: WorkerExit | undefined;
 
   constructor(python: string, env: Record<string, string> = {}) {
@@ -165,8 +166,21 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     }
   }
 
+  /**
+   * Stops reading the worker's output (its event pipe, stdout and stderr) until resumeOutput: the
+   * worker then blocks on its next write once the pipes fill, so a job cannot outrun its log.
+   */
+  pauseOutput(): void {
+    for (const rl of this.#readers) rl.pause();
+  }
+
+  resumeOutput(): void {
+    for (const rl of this.#readers) rl.resume();
+  }
+
   #lines(stream: Readable, onLine: (line: string) => void): Promise<void> {
     const rl = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+    this.#readers.push(rl);
     rl.on('line', (line) => onLine(line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line));
     return new Promise((resolve) => rl.once('close', resolve));
   }
