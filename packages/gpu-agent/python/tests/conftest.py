@@ -382,3 +382,26 @@ def value(x) -> float:
 
 def is_finite(x) -> bool:
     return math.isfinite(value(x))
+
+
+def failing_tabular_script(at_batch: int, message: str) -> str:
+    """A fastai script (breast-cancer CSV as argv[1]) whose loss raises `message` at batch `at_batch`."""
+    return f'''\
+from fastai.tabular.all import *
+import sys
+
+calls = 0
+
+def flaky_loss(pred, targ):
+    global calls
+    calls += 1
+    if calls == {at_batch}:
+        raise RuntimeError({message!r})
+    return CrossEntropyLossFlat()(pred, targ)
+
+df = pd.read_csv(sys.argv[1])
+dls = TabularDataLoaders.from_df(df, y_names="diagnosis", cont_names=["mean radius", "mean texture"],
+                                 procs=[Normalize], bs=32, num_workers=0)
+learn = tabular_learner(dls, layers=[8], loss_func=flaky_loss)
+learn.fit(2)
+'''

@@ -18,8 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from conftest import (check_event, check_run, envelope, run_worker, write_breast_cancer,  # noqa: E402
-                      write_digits)
+from conftest import (check_event, check_run, envelope, failing_tabular_script, run_worker,  # noqa: E402
+                      write_breast_cancer, write_digits)
 
 FIXTURES = HERE / "fixtures"
 
@@ -37,25 +37,7 @@ print("validation loss and accuracy:", learn.validate())
 learn.fine_tune(1)
 '''
 
-BOOM_PY = '''\
-from fastai.tabular.all import *
-import sys
-
-calls = 0
-
-def flaky_loss(pred, targ):
-    global calls
-    calls += 1
-    if calls == 5:
-        raise RuntimeError("loss exploded at batch 5")
-    return CrossEntropyLossFlat()(pred, targ)
-
-df = pd.read_csv(sys.argv[1])
-dls = TabularDataLoaders.from_df(df, y_names="diagnosis", cont_names=["mean radius", "mean texture"],
-                                 procs=[Normalize], bs=32, num_workers=0)
-learn = tabular_learner(dls, layers=[8], loss_func=flaky_loss)
-learn.fit(2)
-'''
+BOOM_PY = failing_tabular_script(5, 'loss exploded at batch 5')
 
 
 def record(name: str, env: dict, cwd: Path, *, ok: bool = True, **kwargs) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import check_fit_sequence, check_run, envelope, run_worker
+from conftest import check_fit_sequence, check_run, envelope, failing_tabular_script, run_worker
 
 # Plain fastai, as a user would write it: nothing here knows about gpulink.
 TRAIN_PY = '''\
@@ -47,25 +47,7 @@ def load_table(path):
     return pd.read_csv(path)
 '''
 
-BOOM_PY = '''\
-from fastai.tabular.all import *
-import sys
-
-calls = 0
-
-def flaky_loss(pred, targ):
-    global calls
-    calls += 1
-    if calls == 3:
-        raise RuntimeError("boom at batch 3")
-    return CrossEntropyLossFlat()(pred, targ)
-
-df = pd.read_csv(sys.argv[1])
-dls = TabularDataLoaders.from_df(df, y_names="diagnosis", cont_names=["mean radius", "mean texture"],
-                                 procs=[Normalize], bs=32, num_workers=0)
-learn = tabular_learner(dls, layers=[8], loss_func=flaky_loss)
-learn.fit(2)
-'''
+BOOM_PY = failing_tabular_script(3, 'boom at batch 3')
 
 
 def _workspace(root: Path, files: dict[str, str]) -> Path:
