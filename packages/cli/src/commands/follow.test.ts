@@ -34,3 +34,10 @@ describe('plain output of a recorded vision job', () => {
     expect(exitCodeFor(failed)).toBe(3);
   });
 });
+
+describe('plain output of a recorded lr_find job', () => {
+  it('ends with what lr_find suggests, not with epochs it never ran', () => {
+    const view = recordedEvents('lr-find').reduce(reduceJobView, emptyJobView(''));
+    expect(summaryLines(view)[0]).toMatch(/succeeded: lr_find tried \d+ learning rates, suggests valley \d/);
+  });
+});

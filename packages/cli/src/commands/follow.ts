@@ -98,8 +98,11 @@ export function summaryLines(view: JobView): string[] {
       : last?.validLoss !== undefined
         ? `, valid_loss ${formatNumber(last.validLoss)}`
         : '';
+  const valley = view.lrFind?.suggestions.find((x) => x.method === 'valley') ?? view.lrFind?.suggestions[0];
   lines.push(
-    `job ${view.jobId} ${view.state ?? 'unknown'} after ${last?.completedEpochs ?? 0} epoch(s)${headline}`,
+    view.lrFind && !last
+      ? `job ${view.jobId} ${view.state ?? 'unknown'}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatNumber(valley.lr)}` : ''}`
+      : `job ${view.jobId} ${view.state ?? 'unknown'} after ${last?.completedEpochs ?? 0} epoch(s)${headline}`,
   );
   const model = view.artifacts.find((a) => a.kind === 'model');
   if (model)
