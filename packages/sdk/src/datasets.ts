@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import {
   type DataServiceClient,
@@ -379,10 +379,10 @@ async function sendBlobs(
     }
     return file;
   };
-  // What is left of a blob that fits one chunk (most files of an image dataset) is read whole, a few
-  // blobs ahead of the one being sent, so reading and sending overlap.
+  // A file that fits one chunk (most files of an image dataset) is read whole, a few blobs ahead of
+  // the one being sent, so reading and sending overlap.
   const isSmall = (blob: (typeof missing)[number]) =>
-    blob.receivedBytes < blob.sizeBytes && blob.sizeBytes - blob.receivedBytes <= chunkBytes;
+    blob.receivedBytes < blob.sizeBytes && blob.sizeBytes <= chunkBytes;
   const reads = new Map<number, Promise<Buffer>>();
   const readAhead = (from: number) => {
     for (let i = from; i < Math.min(missing.length, from + READ_AHEAD); i++) {
@@ -434,29 +434,11 @@ async function sendBlobs(
   }
 }
 
-/** The bytes of `file` from `offset` to its end, read at once; refuses a file that changed size. */
+/** A small file's bytes from `offset` on, read at once; refuses a file that changed size. */
 async function readRange(file: LocalFile, offset: number): Promise<Buffer> {
-  if (offset === 0) {
-    const data = await readFile(file.absolutePath);
-    if (data.length !== file.sizeBytes) throw changedWhileUploading(file, 'DataService.UploadBlobs');
-    return data;
-  }
-  const length = file.sizeBytes - offset;
-  const handle = await open(file.absolutePath, 'r');
-  try {
-    const data = Buffer.allocUnsafe(length);
-    let got = 0;
-    while (got < length) {
-      const { bytesRead } = await handle.read(data, got, length - got, offset + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
-    }
-    const more = await handle.read(Buffer.alloc(1), 0, 1, offset + got);
-    if (got !== length || more.bytesRead !== 0) throw changedWhileUploading(file, 'DataService.UploadBlobs');
-    return data;
-  } finally {
-    await handle.close();
-  }
+  const data = await readFile(file.absolutePath);
+  if (data.length !== file.sizeBytes) throw changedWhileUploading(file, 'DataService.UploadBlobs');
+  return data.subarray(offset);
 }
 
 function changedWhileUploading(file: LocalFile, method: string): GpulinkError {

@@ -186,6 +186,15 @@ const metrics = fc.array(
 );
 const column = fc.oneof(fc.constantFrom('a', 'b', 'target', ''), fc.string({ maxLength: 6 }));
 
+/** What vision and tabular specs share about the fit. */
+const fitFields = {
+  batchSize: uint32,
+  validPct: maybe(double),
+  seed: maybe(uint32),
+  epochs: uint32,
+  lr,
+  fitMethod: fc.integer({ min: 0, max: 5 }),
+};
 const vision = fc.record({
   data: maybe(datasetRef()),
   labels: maybe(
@@ -220,12 +229,7 @@ const vision = fc.record({
   arch: fc.oneof(fc.constantFrom('resnet18', 'resnet34', 'timm/x'), fc.string({ maxLength: 140 })),
   pretrained: maybe(fc.boolean()),
   imageSize: uint32,
-  batchSize: uint32,
-  validPct: maybe(double),
-  seed: maybe(uint32),
-  epochs: uint32,
-  lr,
-  fitMethod: fc.integer({ min: 0, max: 5 }),
+  ...fitFields,
   freezeEpochs: uint32,
   metrics,
   fp16: fc.boolean(),
@@ -238,12 +242,7 @@ const tabular = fc.record({
   continuousColumns: fc.array(column, { maxLength: 3 }),
   procs: fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }),
   layers: fc.array(fc.oneof(fc.integer({ min: 0, max: 300 }), uint32), { maxLength: 3 }),
-  batchSize: uint32,
-  validPct: maybe(double),
-  seed: maybe(uint32),
-  epochs: uint32,
-  lr,
-  fitMethod: fc.integer({ min: 0, max: 5 }),
+  ...fitFields,
   metrics,
   regression: fc.boolean(),
 });

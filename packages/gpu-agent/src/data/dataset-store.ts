@@ -26,6 +26,19 @@ export const MAX_CHUNK_BYTES = 1024 * 1024;
 const MAX_FILES = 1_000_000;
 /** File system calls in flight at once when one request touches many files (stats, links). */
 const FS_CONCURRENCY = 32;
+/** Whole small blobs of one UploadBlobs stream stored at once, at most. */
+const PARALLEL_BLOBS = 16;
+
+/** One UploadBlobs message. */
+interface BlobChunk {
+  sha256: string;
+  offset: number;
+  data: Uint8Array;
+  sizeBytes: number;
+}
+
+/** A chunk that is a whole blob: it can be verified and stored on its own. */
+const isWholeBlob = (chunk: BlobChunk) => chunk.offset === 0 && chunk.data.length === chunk.sizeBytes;
 
 interface StoredDataset {
   id: string;
@@ -120,15 +133,54 @@ export class DatasetStore {
   }
 
   /**
-   * Receives one UploadBlobs stream: chunks in order, each blob from the offset PrepareUpload gave.
-   * `finish()` it when the stream ends, however it ends.
+   * Stores one UploadBlobs stream: chunks in order, each blob from the offset PrepareUpload gave.
+   * Whole small blobs (one chunk each) are stored several at a time, so a folder of small files is
+   * not paced by one file's disk round trips; the chunks of a larger blob go one after another.
    */
-  receiver(): BlobReceiver {
-    return new BlobReceiver({
+  async receiveStream(
+    chunks: AsyncIterable<BlobChunk>,
+  ): Promise<{ completed: string[]; receivedBytes: number }> {
+    const receiver = new BlobReceiver({
       blobPath: (sha) => this.blobPath(sha),
       partPath: (sha) => this.#partPath(sha),
       writing: this.#writing,
     });
+    const completed: string[] = [];
+    let receivedBytes = 0;
+    const receive = (chunk: BlobChunk) =>
+      receiver.receive(chunk).then((done) => {
+        receivedBytes += chunk.data.length;
+        if (done) completed.push(chunk.sha256);
+      });
+    const pending = new Map<string, Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    try {
+      for await (const chunk of chunks) {
+        if (failure) break;
+        if (!isWholeBlob(chunk) || pending.has(chunk.sha256)) {
+          await Promise.all(pending.values());
+          await receive(chunk);
+          continue;
+        }
+        const task = receive(chunk).then(
+          () => {
+            pending.delete(chunk.sha256);
+          },
+          (error: unknown) => {
+            pending.delete(chunk.sha256);
+            failure ??= { error };
+          },
+        );
+        pending.set(chunk.sha256, task);
+        if (pending.size >= PARALLEL_BLOBS) await Promise.race(pending.values());
+      }
+    } finally {
+      // These tasks never reject (a failure is kept in `failure`): this waits for every one.
+      await Promise.all(pending.values());
+      await receiver.finish();
+    }
+    if (failure) throw failure.error;
+    return { completed, receivedBytes };
   }
 
   /** Materialises a dataset whose blobs are all present. Committing twice returns the same dataset. */
@@ -237,12 +289,7 @@ class BlobReceiver {
   ) {}
 
   /** Stores one chunk; true when it completed (and verified) its blob. */
-  async receive(chunk: {
-    sha256: string;
-    offset: number;
-    data: Uint8Array;
-    sizeBytes: number;
-  }): Promise<boolean> {
+  async receive(chunk: BlobChunk): Promise<boolean> {
     const { sha256, offset, data, sizeBytes } = chunk;
     if (!SHA256.test(sha256)) throw invalidArgument('sha256: expected 64 lowercase hex digits');
     if (data.length > MAX_CHUNK_BYTES)
@@ -258,7 +305,7 @@ class BlobReceiver {
       if (this.store.writing.has(sha256))
         throw new StatusError(status.ABORTED, `blob ${sha256} is being uploaded by another stream`);
       const part = this.store.partPath(sha256);
-      if (offset === 0 && data.length === sizeBytes) {
+      if (isWholeBlob(chunk)) {
         // The whole blob in one chunk, verified before it is stored: it replaces any partial file.
         this.store.writing.add(sha256);
         try {

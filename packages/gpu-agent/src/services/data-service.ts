@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DataServiceServer, UploadBlobsRequest } from '@gpulink/proto';
+import type { DataServiceServer } from '@gpulink/proto';
 import { status } from '@grpc/grpc-js';
 import { type DatasetStore, MAX_CHUNK_BYTES } from '../data/dataset-store.js';
 import type { JobManager } from '../jobs/job-manager.js';
@@ -9,8 +9,6 @@ import { clientStream, type OpenStreams, serverStream, unary } from '../rpc/hand
 import { invalidArgument, notFound, StatusError } from '../rpc/status-error.js';
 
 const DOWNLOAD_CHUNK = 256 * 1024;
-/** Whole small blobs of one UploadBlobs stream stored at once, at most. */
-const PARALLEL_BLOBS = 16;
 
 export function createDataService(deps: {
   datasets: DatasetStore;
@@ -25,46 +23,8 @@ export function createDataService(deps: {
       return { datasetId: id, missing, alreadyCommitted, maxChunkBytes: MAX_CHUNK_BYTES };
     }),
     uploadBlobs: clientStream(async (requests) => {
-      const completed: string[] = [];
-      let received = 0;
-      const receiver = datasets.receiver();
-      // Whole small blobs (one chunk each) are stored several at a time, so a folder of small files
-      // is not paced by one file's disk round trips; chunks of a larger blob go one after another.
-      const pending = new Map<string, Promise<void>>();
-      let failure: { error: unknown } | undefined;
-      const receive = (chunk: UploadBlobsRequest) =>
-        receiver.receive(chunk).then((done) => {
-          received += chunk.data.length;
-          if (done) completed.push(chunk.sha256);
-        });
-      try {
-        for await (const chunk of requests) {
-          if (failure) break;
-          const whole = chunk.offset === 0 && chunk.data.length === chunk.sizeBytes;
-          if (!whole || pending.has(chunk.sha256)) {
-            await Promise.all(pending.values());
-            await receive(chunk);
-            continue;
-          }
-          const task = receive(chunk).then(
-            () => {
-              pending.delete(chunk.sha256);
-            },
-            (error: unknown) => {
-              pending.delete(chunk.sha256);
-              failure ??= { error };
-            },
-          );
-          pending.set(chunk.sha256, task);
-          if (pending.size >= PARALLEL_BLOBS) await Promise.race(pending.values());
-        }
-        await Promise.all(pending.values());
-        if (failure) throw failure.error;
-      } finally {
-        await Promise.all(pending.values());
-        await receiver.finish();
-      }
-      return { completedSha256: completed, receivedBytes: received };
+      const { completed, receivedBytes } = await datasets.receiveStream(requests);
+      return { completedSha256: completed, receivedBytes };
     }),
     commitDataset: unary(async (req) => ({ dataset: await datasets.commit(req.name, req.files) })),
     listDatasets: unary(async (req) => {
