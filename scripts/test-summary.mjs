@@ -13,7 +13,7 @@ for (const name of existsSync(dir) ? readdirSync(dir) : []) {
   if (name.endsWith('.vitest.json')) {
     const r = JSON.parse(text);
     passed += r.numPassedTests;
-    failed += r.numFailedTests + (r.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(r);
+    failed += r.numFailedTests + countFilesFailedWithoutTests(r);
   } else if (name.endsWith('.junit.xml')) {
     const suite = /<testsuite\b[^>]*>/.exec(text)?.[0] ?? '';
     const attr = (a) => Number(new RegExp(`\\b${a}="(\\d+)"`).exec(suite)?.[1] ?? 0);
@@ -24,10 +24,10 @@ for (const name of existsSync(dir) ? readdirSync(dir) : []) {
 }
 console.log(`${passed} passed, ${failed} failed`);
 
-// A suite that fails to load has no tests; count it once as a failure, but not suites whose
-// failure is already counted through their tests.
-function countSuitesWithFailedTests(r) {
+// A test file that fails to load (or fails in a hook) has no failed tests: count it once. Not
+// numFailedTestSuites, which also counts each describe block around a failed test.
+function countFilesFailedWithoutTests(r) {
   return (r.testResults ?? []).filter(
-    (s) => s.status === 'failed' && s.assertionResults?.some((a) => a.status === 'failed'),
+    (s) => s.status === 'failed' && !s.assertionResults?.some((a) => a.status === 'failed'),
   ).length;
 }

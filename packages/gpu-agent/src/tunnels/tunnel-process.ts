@@ -1,8 +1,8 @@
 // Runs one tunnel program for the agent's whole life: starts it, waits for its public address, and
 // when it dies starts it again (asking for the same address where the program can), saying so.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { PublicAddress, TunnelProgram } from './programs.js';
 
@@ -93,7 +93,17 @@ export class Tunnel {
     let problem: string | undefined;
     const startedAt = Date.now();
     let reported = false;
-    if (child.pid) writeFile(this.#o.pidFile, `${child.pid}\n`, { mode: 0o600 }).catch(() => undefined);
+    // Written before anything else can happen: an asynchronous write (open, truncate, then write) left
+    // a window in which the file was empty, and an agent killed in it left a tunnel no one would end.
+    if (child.pid) {
+      try {
+        writeFileSync(this.#o.pidFile, `${child.pid}\n`, { mode: 0o600 });
+      } catch (error) {
+        this.#o.log(
+          `tunnel: could not record ${name}'s pid in ${this.#o.pidFile}: ${(error as Error).message}`,
+        );
+      }
+    }
 
     return new Promise<PublicAddress>((resolve, reject) => {
       const read = program.reader();
