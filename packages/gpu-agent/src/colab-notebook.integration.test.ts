@@ -1,7 +1,8 @@
 // The Colab notebook (examples/colab/gpulink-agent.ipynb) cannot rot: it must be a notebook nbformat
 // validates, and every step it runs is run here from the notebook's own text, as far as it can run
 // off Colab: the GPU check (with the nvidia-smi stand-in), the Node check and install (from a local
-// copy of the Node tarball layout), the agent install (from this repo's packed packages), doctor, the
+// copy of the Node tarball layout), the agent install (the self-contained package `npm run pack:agent`
+// makes, installed with no registry and an empty npm cache), doctor, the
 // tunnel step (bore already on PATH), and the blocking serve cell behind a real bore relay, stopped
 // the way Colab's stop button does it (SIGINT). Not run here: Drive and Colab secrets (google.colab),
 // and `setup --tunnel` downloads (no internet on test machines).
@@ -12,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultPython, packageDir } from './paths.js';
+import { agentVersion, defaultPython, packageDir } from './paths.js';
 import { type BoreRelay, findTestTool, startBoreRelay } from './test-utils/external-tools.js';
 import { installNvidiaSmiStandIn } from './test-utils/nvidia-smi-standin.js';
 import { fingerprintOf } from './tls/certificate.js';
@@ -167,27 +168,25 @@ describe('the Colab notebook', () => {
 
     beforeAll(async () => {
       relay = await startBoreRelay(bore as string);
-      // What users get from npm, made from this checkout: the agent and the contract it depends on.
-      const packs = join(dir, 'packs');
-      await mkdir(packs);
-      const packed = JSON.parse(
-        execFileSync(
-          'npm',
-          ['pack', '--json', '--pack-destination', packs, '-w', '@gpulink/proto', '-w', '@gpulink/gpu-agent'],
-          { cwd: repoRoot },
-        ).toString(),
-      ) as Array<{ filename: string }>;
+      // What users upload to Colab: the self-contained agent package, made from this checkout and
+      // left in the state dir, where the install cell finds it by itself.
+      const stateDir = join(dir, 'state');
+      const packed = execFileSync('node', [join(repoRoot, 'scripts', 'pack-agent.mjs'), '--out', stateDir])
+        .toString()
+        .trim();
+      expect(packed).toBe(join(stateDir, `gpulink-gpu-agent-${agentVersion}.tgz`));
       env = {
         GPULINK_HOME: join(dir, 'home'),
-        GPULINK_STATE_DIR: join(dir, 'state'),
-        GPULINK_AGENT_PACKAGE: packed.map((p) => join(packs, p.filename)).join(' '),
+        GPULINK_STATE_DIR: stateDir,
+        GPULINK_AGENT_PACKAGE: '',
         GPULINK_TUNNEL: 'bore',
         GPULINK_TUNNEL_SERVER: relay.host,
         // Colab's python3 has torch and fastai; here the project's virtualenv does.
         GPULINK_PYTHON: python,
         PATH: `${dirname(bore as string)}:${process.env.PATH}`,
-        // npm's cache already holds the agent's dependencies after `npm ci`.
-        npm_config_prefer_offline: 'true',
+        // The package carries its dependencies: the install needs neither a registry nor a cache.
+        npm_config_offline: 'true',
+        npm_config_cache: join(dir, 'empty-npm-cache'),
       };
     });
 
@@ -197,6 +196,7 @@ describe('the Colab notebook', () => {
 
     it('runs every step in order and prints a URL that reaches the agent through the tunnel', async () => {
       const install = await run('bash', ['-c', bashStep('install')], env);
+      expect(install.out).toContain(`installing the agent from ${env.GPULINK_STATE_DIR}/gpulink-gpu-agent-`);
       expect(install.out).toMatch(/^gpulink-agent \d+\.\d+\.\d+ — runs fastai training jobs/m);
       expect(install.code).toBe(0);
 
