@@ -10,6 +10,7 @@ export * from './gen/gpulink/v1/data.js';
 export * from './gen/gpulink/v1/events.js';
 export * from './gen/gpulink/v1/job.js';
 export * from './gen/gpulink/v1/stats.js';
+export * from './upload-wire.js';
 
 /** Directory holding `gpulink/v1/*.proto`, for tools that load the contract at run time (reflection). */
 export const protoRoot: string = fileURLToPath(new URL('..', import.meta.url));

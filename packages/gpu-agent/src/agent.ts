@@ -1,6 +1,5 @@
 import {
   AgentServiceService,
-  DataServiceService,
   JobServiceService,
   protoFiles,
   protoRoot,
@@ -24,7 +23,7 @@ import { OpenStreams, withInvalidArgumentDecoding } from './rpc/handlers.js';
 import { raiseReceiveWindows } from './rpc/receive-window.js';
 import { StatusError } from './rpc/status-error.js';
 import { createAgentService } from './services/agent-service.js';
-import { createDataService } from './services/data-service.js';
+import { createDataService, dataServiceDefinition } from './services/data-service.js';
 import { createJobService, type SubmitJobRequestWithUnknown } from './services/job-service.js';
 import { loadOrCreateToken, openStateDir } from './state/state-dir.js';
 import { StatsSampler } from './stats/stats-sampler.js';
@@ -131,7 +130,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   );
   server.addService(withInvalidArgumentDecoding(withUnknownFieldCheck()), createJobService(jobs, open));
   server.addService(
-    withInvalidArgumentDecoding(DataServiceService),
+    withInvalidArgumentDecoding(dataServiceDefinition),
     createDataService({ datasets, jobs, store, open }),
   );
   const health = new HealthImplementation({

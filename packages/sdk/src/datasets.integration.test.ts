@@ -120,6 +120,31 @@ describe('datasets.upload()', () => {
     expect(proxy.bytesToAgent).toBe(before);
   });
 
+  it.each([
+    ['a small file', 'small.txt', 100],
+    ['a file of several chunks', 'large.bin', 3 * MiB],
+  ])('refuses %s that shrank after it was hashed, and commits nothing', async (_what, name, size) => {
+    const { truncateSync } = await import('node:fs');
+    const folder = join(dir, `shrinking-${name}`);
+    await writeFiles(folder, { [name]: uniqueBytes(size), 'other.txt': 'stays' });
+    await using client = await connect(url);
+    const error = await client.datasets
+      .upload(folder, {
+        name: `shrinking-${name}`,
+        hashCache: false,
+        onProgress: (p) => {
+          if (p.phase === 'uploading' && p.bytesSent === 0) truncateSync(join(folder, name), size - 10);
+        },
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GpulinkError);
+    expect((error as GpulinkError).message).toBe(
+      `FAILED_PRECONDITION: '${name}' changed while it was being uploaded (expected ${size} bytes); upload again`,
+    );
+    expect((error as GpulinkError).method).toBe('DataService.UploadBlobs');
+    expect((await client.datasets.list()).map((d) => d.name)).not.toContain(`shrinking-${name}`);
+  });
+
   it('deletes a dataset, and says NOT_FOUND the second time', async () => {
     await writeFiles(join(dir, 'doomed'), { 'x.txt': 'doomed' });
     await using client = await connect(url);

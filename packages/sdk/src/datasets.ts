@@ -1,12 +1,12 @@
-import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import {
+  allocUploadChunk,
   type DataServiceClient,
   DataServiceService,
   type ManifestEntry,
-  type UploadBlobsRequest,
   type UploadBlobsResponse,
+  type UploadChunkMessage,
 } from '@gpulink/proto';
 import { datasetInfo } from './convert.js';
 import {
@@ -33,7 +33,6 @@ import {
   unaryWithRetry,
 } from './rpc.js';
 import type { DatasetInfo } from './types.js';
-import { encodeUploadChunk } from './upload-wire.js';
 
 /**
  * Where an upload is, passed to {@link UploadOptions.onProgress} after each file hashed and each chunk sent.
@@ -334,14 +333,15 @@ async function sendBlobs(
   onSent: (bytes: number) => void,
 ): Promise<UploadBlobsResponse> {
   const method = 'DataService.UploadBlobs';
-  const call = clientStream<UploadBlobsRequest, UploadBlobsResponse>(
+  // Messages are encoded here, each read from its file straight into place (see @gpulink/proto's
+  // upload-wire): the stream's serializer passes them through.
+  const call = clientStream<Buffer, UploadBlobsResponse>(
     ctx,
     method,
-    // The generated stub with a serializer that copies each chunk's data once (see upload-wire.ts).
     (m, o, cb) =>
       client.makeClientStreamRequest(
         DataServiceService.uploadBlobs.path,
-        encodeUploadChunk,
+        (message: Buffer) => message,
         DataServiceService.uploadBlobs.responseDeserialize,
         m,
         o,
@@ -353,8 +353,8 @@ async function sendBlobs(
   // IN_FLIGHT_BYTES or IN_FLIGHT_MESSAGES (a small file is one message).
   const inFlight: Array<{ written: Promise<void>; bytes: number }> = [];
   let inFlightBytes = 0;
-  const send = async (message: UploadBlobsRequest) => {
-    const bytes = message.data.length;
+  const send = async ({ message, data }: UploadChunkMessage) => {
+    const bytes = data.length;
     const written = call.write(message).then(() => onSent(bytes));
     // Awaited below in order; this only stops a rejection from counting as unhandled meanwhile.
     written.catch(() => {});
@@ -383,12 +383,12 @@ async function sendBlobs(
   // the one being sent, so reading and sending overlap.
   const isSmall = (blob: (typeof missing)[number]) =>
     blob.receivedBytes < blob.sizeBytes && blob.sizeBytes <= chunkBytes;
-  const reads = new Map<number, Promise<Buffer>>();
+  const reads = new Map<number, Promise<UploadChunkMessage>>();
   const readAhead = (from: number) => {
     for (let i = from; i < Math.min(missing.length, from + READ_AHEAD); i++) {
       const blob = missing[i] as (typeof missing)[number];
       if (reads.has(i) || !isSmall(blob)) continue;
-      const read = readRange(fileOf(blob), blob.receivedBytes);
+      const read = readSmallBlob(fileOf(blob), blob);
       read.catch(() => {});
       reads.set(i, read);
     }
@@ -396,55 +396,75 @@ async function sendBlobs(
   try {
     for (const [i, blob] of missing.entries()) {
       const file = fileOf(blob);
-      let offset = blob.receivedBytes;
-      if (offset >= file.sizeBytes) continue;
+      if (blob.receivedBytes >= file.sizeBytes) continue;
       readAhead(i);
       const whole = reads.get(i);
       if (whole) {
         reads.delete(i);
-        const data = await whole.catch((e: unknown) => {
-          throw toGpulinkError(e, method);
-        });
-        await send({ sha256: blob.sha256, offset, data, sizeBytes: file.sizeBytes });
+        await send(await whole);
         continue;
       }
-      const stream = createReadStream(file.absolutePath, {
-        start: offset,
-        end: file.sizeBytes - 1,
-        highWaterMark: chunkBytes,
+      const handle = await open(file.absolutePath, 'r').catch((e: unknown) => {
+        throw toGpulinkError(e, method);
       });
       try {
-        for await (const chunk of stream) {
-          const data = chunk as Buffer;
-          await send({ sha256: blob.sha256, offset, data, sizeBytes: file.sizeBytes });
-          offset += data.length;
+        await checkSize(handle, file);
+        for (let offset = blob.receivedBytes; offset < file.sizeBytes; ) {
+          const length = Math.min(chunkBytes, file.sizeBytes - offset);
+          const chunk = allocUploadChunk({ sha256: blob.sha256, offset, sizeBytes: file.sizeBytes }, length);
+          await readInto(handle, chunk.data, offset, file);
+          await send(chunk);
+          offset += length;
         }
-      } catch (e) {
-        throw toGpulinkError(e, method);
       } finally {
-        stream.destroy();
+        await handle.close().catch(() => {});
       }
-      if (offset !== file.sizeBytes) throw changedWhileUploading(file, method);
     }
     for (let next = inFlight.shift(); next; next = inFlight.shift()) await next.written;
     return await call.finish();
   } catch (e) {
     call.cancel();
-    throw e;
+    throw toGpulinkError(e, method);
   }
 }
 
-/** A small file's bytes from `offset` on, read at once; refuses a file that changed size. */
-async function readRange(file: LocalFile, offset: number): Promise<Buffer> {
-  const data = await readFile(file.absolutePath);
-  if (data.length !== file.sizeBytes) throw changedWhileUploading(file, 'DataService.UploadBlobs');
-  return data.subarray(offset);
+/** A file that fits one message, from `receivedBytes` on, read into its message. */
+async function readSmallBlob(
+  file: LocalFile,
+  blob: { sha256: string; receivedBytes: number },
+): Promise<UploadChunkMessage> {
+  const handle = await open(file.absolutePath, 'r');
+  try {
+    await checkSize(handle, file);
+    const chunk = allocUploadChunk(
+      { sha256: blob.sha256, offset: blob.receivedBytes, sizeBytes: file.sizeBytes },
+      file.sizeBytes - blob.receivedBytes,
+    );
+    await readInto(handle, chunk.data, blob.receivedBytes, file);
+    return chunk;
+  } finally {
+    await handle.close().catch(() => {});
+  }
 }
 
-function changedWhileUploading(file: LocalFile, method: string): GpulinkError {
+/** Refuses a file whose size is no longer the one hashed. */
+async function checkSize(handle: FileHandle, file: LocalFile): Promise<void> {
+  if ((await handle.stat()).size !== file.sizeBytes) throw changedWhileUploading(file);
+}
+
+/** Fills `into` from the file at `position`; a file that ends early changed since it was hashed. */
+async function readInto(handle: FileHandle, into: Buffer, position: number, file: LocalFile): Promise<void> {
+  for (let done = 0; done < into.length; ) {
+    const { bytesRead } = await handle.read(into, done, into.length - done, position + done);
+    if (bytesRead === 0) throw changedWhileUploading(file);
+    done += bytesRead;
+  }
+}
+
+function changedWhileUploading(file: LocalFile): GpulinkError {
   return new GpulinkError(
     'FAILED_PRECONDITION',
     `'${file.path}' changed while it was being uploaded (expected ${file.sizeBytes} bytes); upload again`,
-    { method },
+    { method: 'DataService.UploadBlobs' },
   );
 }

@@ -272,6 +272,19 @@ export class DatasetStore {
  * its hash is computed as the bytes arrive, so completing a blob costs no second read of it. A blob
  * that arrives whole in one chunk (small files) is verified in memory and written once.
  */
+/**
+ * Writes all of `data` at the file's end. A full disk shows first as a short write, not an error:
+ * keep writing until the chunk is in or the OS refuses (ENOSPC -> RESOURCE_EXHAUSTED), never answer
+ * a chunk half-stored.
+ */
+async function writeWhole(handle: FileHandle, data: Buffer): Promise<void> {
+  for (let done = 0; done < data.length; ) {
+    const { bytesWritten } = await handle.write(data, done, data.length - done);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    done += bytesWritten;
+  }
+}
+
 class BlobReceiver {
   #current:
     | { sha256: string; sizeBytes: number; written: number; handle: FileHandle; hash: Hash | undefined }
@@ -333,15 +346,11 @@ class BlobReceiver {
     } else {
       checkChunk(sha256, current.written, offset, data.length, sizeBytes);
     }
-    // A full disk shows first as a short write, not an error: keep writing until the chunk is in or
-    // the OS refuses (ENOSPC -> RESOURCE_EXHAUSTED), never answer a chunk half-stored.
-    for (let done = 0; done < data.length; ) {
-      const { bytesWritten } = await current.handle.write(data, done, data.length - done);
-      if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-      done += bytesWritten;
-      current.written += bytesWritten;
-    }
+    // The chunk is hashed here while a pool thread copies it to the file.
+    const written = writeWhole(current.handle, data);
     current.hash?.update(data);
+    await written;
+    current.written += data.length;
     if (current.written < current.sizeBytes) return false;
     this.#current = undefined;
     try {

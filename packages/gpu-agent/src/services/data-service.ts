@@ -1,6 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DataServiceServer } from '@gpulink/proto';
+import { type DataServiceServer, DataServiceService, decodeUploadChunk } from '@gpulink/proto';
 import { status } from '@grpc/grpc-js';
 import { type DatasetStore, MAX_CHUNK_BYTES } from '../data/dataset-store.js';
 import type { JobManager } from '../jobs/job-manager.js';
@@ -9,6 +9,12 @@ import { clientStream, type OpenStreams, serverStream, unary } from '../rpc/hand
 import { invalidArgument, notFound, StatusError } from '../rpc/status-error.js';
 
 const DOWNLOAD_CHUNK = 256 * 1024;
+
+/** DataService as generated, but an upload chunk's data is a view of its message, not a copy. */
+export const dataServiceDefinition: typeof DataServiceService = {
+  ...DataServiceService,
+  uploadBlobs: { ...DataServiceService.uploadBlobs, requestDeserialize: decodeUploadChunk },
+};
 
 export function createDataService(deps: {
   datasets: DatasetStore;
