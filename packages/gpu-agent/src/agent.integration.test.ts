@@ -314,4 +314,31 @@ describe('datasets', () => {
     );
     expect(committed.dataset).toMatchObject({ id: prep.datasetId, fileCount: 2, sizeBytes: 10 });
   });
+
+  it('refuses to commit a dataset whose blobs are not all uploaded, and leaves nothing behind', async () => {
+    const before = await readdir(join(agent.stateDir, 'datasets'));
+    // 'one' is stored by the test above; 'never sent' is not.
+    const files = [file('kept/1.txt', 'one'), file('gone/2.txt', 'never sent')];
+    await expectStatus(
+      unaryCall((cb) => c.data.commitDataset({ name: 'partial', files }, c.metadata(), cb)),
+      status.FAILED_PRECONDITION,
+      `1 blob(s) are not uploaded yet, e.g. ${files[1]?.sha256}: call UploadBlobs first`,
+    );
+    expect(await readdir(join(agent.stateDir, 'datasets'))).toEqual(before);
+  });
+
+  it('refuses a manifest that gives one content two sizes', async () => {
+    const one = file('a.txt', 'one');
+    await expectStatus(
+      unaryCall((cb) =>
+        c.data.commitDataset(
+          { name: 'x', files: [one, { ...one, path: 'b.txt', sizeBytes: 4 }] },
+          c.metadata(),
+          cb,
+        ),
+      ),
+      status.INVALID_ARGUMENT,
+      `files: sha256 ${one.sha256} is listed with two different sizes`,
+    );
+  });
 });

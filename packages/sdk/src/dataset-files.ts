@@ -230,7 +230,15 @@ export class HashCache {
 /** A hashed file of the manifest. @internal */
 export interface HashedFile extends LocalFile {
   sha256: string;
+  /**
+   * The content read while hashing, kept for small files (within {@link KEPT_BYTES_BUDGET}) so that
+   * sending them reads nothing again: what is sent is then exactly what was hashed.
+   */
+  bytes?: Buffer;
 }
+
+/** Small files' bytes kept from hashing to sending, at most (the rest are read again to send). */
+const KEPT_BYTES_BUDGET = 64 << 20;
 
 /**
  * Hashes every file, a few at a time, taking unchanged files' hashes from the cache.
@@ -243,6 +251,7 @@ export async function hashFiles(
   checkStop: () => void,
 ): Promise<HashedFile[]> {
   const out: HashedFile[] = new Array(files.length);
+  let keptBytes = 0;
   let next = 0;
   const worker = async () => {
     for (;;) {
@@ -251,23 +260,29 @@ export async function hashFiles(
       if (file === undefined) return;
       checkStop();
       let sha256 = cache.get(file);
+      let bytes: Buffer | undefined;
       if (sha256 === undefined) {
         const hashedAtMs = Date.now();
-        const hashing =
-          file.sizeBytes <= SMALL_FILE_BYTES
-            ? readFile(file.absolutePath).then((data) => {
-                onProgress(undefined, data.length);
-                return createHash('sha256').update(data).digest('hex');
-              })
-            : sha256File(file.absolutePath, (n) => onProgress(undefined, n));
-        sha256 = await hashing.catch((e: unknown) => {
+        try {
+          if (file.sizeBytes <= SMALL_FILE_BYTES) {
+            const data = await readFile(file.absolutePath);
+            onProgress(undefined, data.length);
+            sha256 = createHash('sha256').update(data).digest('hex');
+            if (data.length === file.sizeBytes && keptBytes + data.length <= KEPT_BYTES_BUDGET) {
+              bytes = data;
+              keptBytes += data.length;
+            }
+          } else {
+            sha256 = await sha256File(file.absolutePath, (n) => onProgress(undefined, n));
+          }
+        } catch (e) {
           throw toGpulinkError(e);
-        });
+        }
         cache.set(file, sha256, hashedAtMs);
       } else {
         onProgress(undefined, file.sizeBytes);
       }
-      out[i] = { ...file, sha256 };
+      out[i] = bytes ? { ...file, sha256, bytes } : { ...file, sha256 };
       onProgress(file, 0);
     }
   };

@@ -121,17 +121,25 @@ describe('datasets.upload()', () => {
   });
 
   it.each([
-    ['a small file', 'small.txt', 100],
+    // Its hash comes from the cache, so its bytes were not kept from hashing: it is read to be sent.
+    ['a small file whose hash was cached', 'small.txt', 100],
     ['a file of several chunks', 'large.bin', 3 * MiB],
   ])('refuses %s that shrank after it was hashed, and commits nothing', async (_what, name, size) => {
-    const { truncateSync } = await import('node:fs');
+    const { truncateSync, utimesSync } = await import('node:fs');
     const folder = join(dir, `shrinking-${name}`);
+    const hashCache = join(dir, `shrinking-${name}.cache.json`);
     await writeFiles(folder, { [name]: uniqueBytes(size), 'other.txt': 'stays' });
+    // Written an hour ago: the cache trusts a hash only of a file older than it by a few seconds.
+    const anHourAgo = new Date(Date.now() - 3600_000);
+    for (const f of [name, 'other.txt']) utimesSync(join(folder, f), anHourAgo, anHourAgo);
     await using client = await connect(url);
+    // Stored once and deleted again: the hash cache knows the files, the agent holds none of them.
+    const warmUp = await client.datasets.upload(folder, { hashCache });
+    await client.datasets.delete(warmUp.dataset.id);
     const error = await client.datasets
       .upload(folder, {
         name: `shrinking-${name}`,
-        hashCache: false,
+        hashCache,
         onProgress: (p) => {
           if (p.phase === 'uploading' && p.bytesSent === 0) truncateSync(join(folder, name), size - 10);
         },
@@ -143,6 +151,24 @@ describe('datasets.upload()', () => {
     );
     expect((error as GpulinkError).method).toBe('DataService.UploadBlobs');
     expect((await client.datasets.list()).map((d) => d.name)).not.toContain(`shrinking-${name}`);
+  });
+
+  it('sends a small file as it was when hashed, even if it changes before it is sent', async () => {
+    const { writeFileSync } = await import('node:fs');
+    const folder = join(dir, 'snapshot');
+    await writeFiles(folder, { 'note.txt': 'as hashed' });
+    await using client = await connect(url);
+    const result = await client.datasets.upload(folder, {
+      hashCache: false,
+      onProgress: (p) => {
+        if (p.phase === 'uploading' && p.bytesSent === 0)
+          writeFileSync(join(folder, 'note.txt'), 'rewritten');
+      },
+    });
+    expect(result).toMatchObject({ fileCount: 1, sentBytes: 9 });
+    // The agent verified the bytes against the manifest's hash: the dataset holds 'as hashed'.
+    const again = await client.datasets.upload(folder, { hashCache: false });
+    expect(again.dataset.id).not.toBe(result.dataset.id);
   });
 
   it('deletes a dataset, and says NOT_FOUND the second time', async () => {

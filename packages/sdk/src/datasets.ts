@@ -327,7 +327,7 @@ async function sendBlobs(
   ctx: CallContext,
   client: DataServiceClient,
   missing: { sha256: string; sizeBytes: number; receivedBytes: number }[],
-  bySha: Map<string, LocalFile & { sha256: string }>,
+  bySha: Map<string, HashedFile>,
   chunkBytes: number,
   limits: OperationLimits,
   onSent: (bytes: number) => void,
@@ -428,18 +428,25 @@ async function sendBlobs(
   }
 }
 
-/** A file that fits one message, from `receivedBytes` on, read into its message. */
+/**
+ * A file that fits one message, from `receivedBytes` on: the bytes kept from hashing it (given up
+ * once sent), or else read from disk into the message.
+ */
 async function readSmallBlob(
-  file: LocalFile,
+  file: HashedFile,
   blob: { sha256: string; receivedBytes: number },
 ): Promise<UploadChunkMessage> {
+  const head = { sha256: blob.sha256, offset: blob.receivedBytes, sizeBytes: file.sizeBytes };
+  if (file.bytes) {
+    const chunk = allocUploadChunk(head, file.sizeBytes - blob.receivedBytes);
+    file.bytes.copy(chunk.data, 0, blob.receivedBytes);
+    file.bytes = undefined;
+    return chunk;
+  }
   const handle = await open(file.absolutePath, 'r');
   try {
     await checkSize(handle, file);
-    const chunk = allocUploadChunk(
-      { sha256: blob.sha256, offset: blob.receivedBytes, sizeBytes: file.sizeBytes },
-      file.sizeBytes - blob.receivedBytes,
-    );
+    const chunk = allocUploadChunk(head, file.sizeBytes - blob.receivedBytes);
     await readInto(handle, chunk.data, blob.receivedBytes, file);
     return chunk;
   } finally {

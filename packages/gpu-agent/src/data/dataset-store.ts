@@ -102,6 +102,13 @@ export class DatasetStore {
           throw invalidArgument(`files: "${parent}" is both a file and the folder of "${f.path}"`);
       }
     }
+    const sizes = new Map<string, number>();
+    for (const f of files) {
+      const size = sizes.get(f.sha256);
+      if (size !== undefined && size !== f.sizeBytes)
+        throw invalidArgument(`files: sha256 ${f.sha256} is listed with two different sizes`);
+      sizes.set(f.sha256, f.sizeBytes);
+    }
     const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     const canonical = sorted.map((f) => `${f.sha256} ${f.sizeBytes} ${f.path}\n`).join('');
     const id = `ds_${createHash('sha256').update(canonical).digest('hex').slice(0, 24)}`;
@@ -112,14 +119,7 @@ export class DatasetStore {
     files: ManifestEntry[],
   ): Promise<{ id: string; missing: MissingBlob[]; alreadyCommitted: boolean }> {
     const { id, files: sorted } = this.checkManifest(files);
-    const bySha = new Map<string, number>();
-    for (const f of sorted) {
-      const size = bySha.get(f.sha256);
-      if (size !== undefined && size !== f.sizeBytes) {
-        throw invalidArgument(`files: sha256 ${f.sha256} is listed with two different sizes`);
-      }
-      bySha.set(f.sha256, f.sizeBytes);
-    }
+    const bySha = new Map(sorted.map((f) => [f.sha256, f.sizeBytes]));
     // A committed dataset's files are links to its blobs, which stay while it exists: none is missing.
     if (await exists(join(this.#datasetDir(id), 'manifest.json'))) {
       return { id, missing: [], alreadyCommitted: true };
@@ -183,30 +183,43 @@ export class DatasetStore {
     return { completed, receivedBytes };
   }
 
-  /** Materialises a dataset whose blobs are all present. Committing twice returns the same dataset. */
+  /**
+   * Materialises a dataset whose blobs are all present: FAILED_PRECONDITION, and nothing changed,
+   * when some are not. Committing twice returns the same dataset.
+   */
   async commit(name: string, files: ManifestEntry[]): Promise<Dataset> {
-    const { id, missing, alreadyCommitted } = await this.prepare(files);
-    if (alreadyCommitted) return this.get(id);
-    if (missing.length > 0) {
-      throw failedPrecondition(
-        `${missing.length} blob(s) are not uploaded yet, e.g. ${missing[0]?.sha256}: call UploadBlobs first`,
-      );
-    }
-    const { files: sorted } = this.checkManifest(files);
+    const { id, files: sorted } = this.checkManifest(files);
     const dir = this.#datasetDir(id);
+    if (await exists(join(dir, 'manifest.json'))) return this.get(id);
     const staging = `${dir}.staging-${process.pid}-${Date.now()}`;
     try {
       const targets = sorted.map((f) => ({
-        blob: this.blobPath(f.sha256),
+        sha256: f.sha256,
         target: join(staging, 'files', ...f.path.split('/')),
       }));
-      // Folders first (parents before children, each once), then the links, several at a time.
+      // Folders first (parents before children, each once), then the links, several at a time. A
+      // blob that is not there shows as a link that fails: no stat of every blob beforehand.
       for (const folder of [...new Set(targets.map((t) => dirname(t.target)))].sort()) {
         await mkdir(folder, { recursive: true, mode: 0o700 });
       }
-      await mapConcurrently(targets, ({ blob, target }) =>
-        link(blob, target).catch(() => copyFile(blob, target)),
-      );
+      const missing = new Set<string>();
+      await mapConcurrently(targets, async ({ sha256, target }) => {
+        const blob = this.blobPath(sha256);
+        try {
+          await link(blob, target).catch((error: NodeJS.ErrnoException) =>
+            // A file system without hard links (some network and FUSE mounts) gets copies.
+            error.code === 'ENOENT' ? Promise.reject(error) : copyFile(blob, target),
+          );
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+          missing.add(sha256);
+        }
+      });
+      if (missing.size > 0) {
+        throw failedPrecondition(
+          `${missing.size} blob(s) are not uploaded yet, e.g. ${[...missing][0]}: call UploadBlobs first`,
+        );
+      }
       const stored: StoredDataset = { id, name, createdAt: new Date().toISOString(), files: sorted };
       await writeFileAtomic(join(staging, 'manifest.json'), JSON.stringify(stored));
       await rename(staging, dir);
@@ -277,7 +290,7 @@ export class DatasetStore {
  * keep writing until the chunk is in or the OS refuses (ENOSPC -> RESOURCE_EXHAUSTED), never answer
  * a chunk half-stored.
  */
-async function writeWhole(handle: FileHandle, data: Buffer): Promise<void> {
+async function writeWhole(handle: FileHandle, data: Uint8Array): Promise<void> {
   for (let done = 0; done < data.length; ) {
     const { bytesWritten } = await handle.write(data, done, data.length - done);
     if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
@@ -311,15 +324,11 @@ class BlobReceiver {
     if (this.#current && this.#current.sha256 !== sha256) await this.finish();
     let current = this.#current;
     if (!current) {
-      if (await exists(this.store.blobPath(sha256))) {
-        this.#stored = sha256;
-        return false;
-      }
-      if (this.store.writing.has(sha256))
-        throw new StatusError(status.ABORTED, `blob ${sha256} is being uploaded by another stream`);
       const part = this.store.partPath(sha256);
       if (isWholeBlob(chunk)) {
-        // The whole blob in one chunk, verified before it is stored: it replaces any partial file.
+        // The whole blob in one chunk, verified before it is stored: it replaces any partial file,
+        // and a copy already stored (same bytes) without a look for it first.
+        this.#refuseIfBeingWritten(sha256);
         this.store.writing.add(sha256);
         try {
           verify(sha256, createHash('sha256').update(data).digest('hex'));
@@ -330,6 +339,11 @@ class BlobReceiver {
         }
         return true;
       }
+      if (await exists(this.store.blobPath(sha256))) {
+        this.#stored = sha256;
+        return false;
+      }
+      this.#refuseIfBeingWritten(sha256);
       const have = (await stat(part).catch(() => undefined))?.size ?? 0;
       checkChunk(sha256, have, offset, data.length, sizeBytes);
       this.store.writing.add(sha256);
@@ -373,6 +387,11 @@ class BlobReceiver {
     if (!current) return;
     this.store.writing.delete(current.sha256);
     await current.handle.close();
+  }
+
+  #refuseIfBeingWritten(sha256: string): void {
+    if (this.store.writing.has(sha256))
+      throw new StatusError(status.ABORTED, `blob ${sha256} is being uploaded by another stream`);
   }
 
   async #store(sha256: string, part: string): Promise<void> {
