@@ -58,9 +58,15 @@ describe('connect()', () => {
   it('runs the doctor', async () => {
     await using client = await connect(agent.url);
     const report = await client.checkEnvironment();
-    expect(['ok', 'warn', 'fail']).toContain(report.overall);
-    expect(report.checks.length).toBeGreaterThan(0);
-    for (const c of report.checks) expect(c.id).not.toBe('');
+    const byId = new Map(report.checks.map((c) => [c.id, c]));
+    // The worker's Python, torch and fastai are what the project's virtualenv holds.
+    for (const id of ['python', 'python.torch', 'python.fastai'])
+      expect(byId.get(id), id).toMatchObject({ status: 'ok' });
+    expect(byId.get('python.fastai')?.detail).toBe('2.8.8');
+    // A problem always comes with its fix; the overall status is the worst one.
+    for (const c of report.checks) expect(c.status === 'ok' || Boolean(c.fixHint), c.id).toBe(true);
+    const order = ['ok', 'warn', 'fail'];
+    expect(report.overall).toBe(order[Math.max(...report.checks.map((c) => order.indexOf(c.status)))]);
   });
 
   it('streams stats samples, and break ends the stream', async () => {

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { statfs } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { CheckStatus, type EnvironmentCheck } from '@gpulink/proto';
@@ -70,15 +71,33 @@ export class Environment {
         ready.fastaiVersion || 'missing',
         'gpulink is tested with fastai 2.8.8: run `gpulink-agent setup`',
       );
-      add(
-        'cuda',
-        'CUDA is available to torch',
-        ready.cudaAvailable ? CheckStatus.CHECK_STATUS_OK : CheckStatus.CHECK_STATUS_WARN,
-        ready.cudaAvailable
-          ? `CUDA ${ready.cudaVersion}, ${ready.gpus.length} GPU(s)`
-          : 'no usable GPU: jobs train on the CPU',
-        'on Colab: Runtime > Change runtime type > GPU; elsewhere check `nvidia-smi` and the driver',
-      );
+      const unusable = ready.cudaAvailable ? [] : await gpusSeenByDriver();
+      if (ready.cudaAvailable) {
+        add(
+          'cuda',
+          'CUDA is available to torch',
+          CheckStatus.CHECK_STATUS_OK,
+          `CUDA ${ready.cudaVersion}, ${ready.gpus.length} GPU(s)`,
+        );
+      } else if (unusable.length > 0) {
+        // The classic mismatch: a torch wheel built for a newer CUDA than the driver can run.
+        const driver = unusable[0]?.driverVersion ?? '?';
+        add(
+          'cuda',
+          'CUDA is available to torch',
+          CheckStatus.CHECK_STATUS_FAIL,
+          `nvidia-smi sees ${unusable.length} GPU(s) (${unusable[0]?.name}, driver ${driver}) but torch ${ready.torchVersion} cannot use them: jobs would train on the CPU`,
+          torchCudaFix(ready.cudaVersion, driver),
+        );
+      } else {
+        add(
+          'cuda',
+          'CUDA is available to torch',
+          CheckStatus.CHECK_STATUS_WARN,
+          'no usable GPU: jobs train on the CPU',
+          'on Colab: Runtime > Change runtime type > GPU; elsewhere check `nvidia-smi` and the driver',
+        );
+      }
       add(
         'cudnn',
         'cuDNN is enabled',
@@ -124,6 +143,41 @@ export class Environment {
     }
     return out;
   }
+}
+
+/** The oldest driver series each CUDA major version runs on (12.x and 13.x through minor-version compatibility). */
+const MIN_DRIVER_FOR_CUDA: Record<string, number> = { '11': 450, '12': 525, '13': 580 };
+
+/** What to do when the driver sees GPUs that torch cannot use. */
+export function torchCudaFix(torchCuda: string, driverVersion: string): string {
+  if (!torchCuda) return 'this torch is a CPU-only build: install a CUDA build (`gpulink-agent setup`)';
+  const need = MIN_DRIVER_FOR_CUDA[torchCuda.split('.')[0] ?? ''];
+  const driverSeries = Number.parseInt(driverVersion, 10);
+  const tooOld = need !== undefined && driverSeries < need;
+  return tooOld
+    ? `torch is built for CUDA ${torchCuda}, which needs an NVIDIA driver ${need} or newer (this one is ${driverVersion}): update the driver, or install the torch build for an older CUDA, e.g. PIP_EXTRA_INDEX_URL=https://download.pytorch.org/whl/cu128 packages/gpu-agent/python/setup-venv.sh`
+    : `torch is built for CUDA ${torchCuda} and the driver is ${driverVersion}: run \`python -c "import torch; torch.cuda.init()"\` with the worker's Python to see why CUDA does not start`;
+}
+
+/** GPUs the NVIDIA driver reports, with its version; none when there is no nvidia-smi or it fails. */
+function gpusSeenByDriver(): Promise<Array<{ name: string; driverVersion: string }>> {
+  return new Promise((resolve) => {
+    execFile(
+      'nvidia-smi',
+      ['--query-gpu=name,driver_version', '--format=csv,noheader,nounits'],
+      { timeout: 10_000 },
+      (error, stdout) => {
+        if (error) return resolve([]);
+        resolve(
+          stdout
+            .split('\n')
+            .map((line) => line.split(',').map((f) => f.trim()))
+            .filter(([name, version]) => name && version)
+            .map(([name, version]) => ({ name: name as string, driverVersion: version as string })),
+        );
+      },
+    );
+  });
 }
 
 async function probeOnce(python: string): Promise<WorkerReady> {

@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 /**
  * A STAND-IN for `nvidia-smi`, for machines without an NVIDIA GPU (CI). It replays recorded
  * `--query-gpu ... -lms N` rows from a fixture, one tick per N ms, until killed, so the agent's real
- * sampler path runs: spawn, parse, fan-out, stop. `--query-compute-apps` prints no processes.
+ * sampler path runs: spawn, parse, fan-out, stop. `--query-compute-apps` prints no processes;
+ * `--query-gpu=name,driver_version` (the doctor's question) gives the fixture's GPU names and driver
+ * $GPULINK_STANDIN_DRIVER_VERSION (default 550.54.15).
  * The real nvidia-smi is exercised on a GPU machine (see the closing notes of the telemetry issue).
  * Returns a folder to put first on PATH.
  */
@@ -20,6 +22,12 @@ const args = process.argv.slice(2);
 if (args.some((a) => a.startsWith('--query-compute-apps'))) process.exit(0);
 const lines = fs.readFileSync(${JSON.stringify(rows)}, 'utf8').trim().split('\\n');
 const gpus = new Set(lines.map((l) => l.split(',')[0])).size;
+if (args.includes('--query-gpu=name,driver_version')) {
+  // The doctor's one-off question: each GPU's name (third column of the rows) and the driver.
+  const driver = process.env.GPULINK_STANDIN_DRIVER_VERSION || '550.54.15';
+  for (const l of lines.slice(0, gpus)) console.log(l.split(',')[2].trim() + ', ' + driver);
+  process.exit(0);
+}
 const i = args.indexOf('-lms');
 const every = i >= 0 ? Number(args[i + 1]) : 0;
 let tick = 0;
