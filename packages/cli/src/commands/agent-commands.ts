@@ -61,7 +61,7 @@ export function registerAgentCommands(program: Command): void {
         printLine(`python     ${info.pythonVersion ?? '-'} (${info.pythonExecutable})`);
         printLine(`torch      ${info.torchVersion ?? 'missing'}   fastai ${info.fastaiVersion ?? 'missing'}`);
         printLine(
-          `cuda       ${info.cudaAvailable ? `yes, CUDA ${info.cudaVersion}` : 'no'}   cuDNN ${info.cudnnEnabled ? (info.cudnnVersion ?? 'yes') : 'no'}`,
+          `cuda       ${info.cudaAvailable ? `yes, CUDA ${info.cudaVersion}` : 'no'}   cuDNN ${info.cudaAvailable && info.cudnnEnabled ? (info.cudnnVersion ?? 'yes') : 'no'}`,
         );
         for (const gpu of info.gpus)
           printLine(`gpu ${gpu.index}      ${gpu.name}, ${formatBytes(gpu.memoryTotalBytes)}`);

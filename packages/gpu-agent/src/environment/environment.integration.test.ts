@@ -58,6 +58,10 @@ describe.skipIf(torch[2])('the doctor where torch cannot use CUDA', () => {
       status: CheckStatus.CHECK_STATUS_WARN,
       detail: 'no usable GPU: jobs train on the CPU',
     });
+    expect(check(report, 'cudnn')).toMatchObject({
+      status: CheckStatus.CHECK_STATUS_WARN,
+      detail: 'cuDNN is not in use (expected without a usable GPU)',
+    });
   });
 
   it('fails when the driver sees GPUs that torch cannot use, and says which driver torch needs', async () => {

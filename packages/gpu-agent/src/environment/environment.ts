@@ -101,8 +101,13 @@ export class Environment {
       add(
         'cudnn',
         'cuDNN is enabled',
-        ready.cudnnEnabled ? CheckStatus.CHECK_STATUS_OK : CheckStatus.CHECK_STATUS_WARN,
-        ready.cudnnEnabled ? `cuDNN ${ready.cudnnVersion}` : 'cuDNN is not in use (expected without a GPU)',
+        // torch reports cuDNN enabled even where CUDA does not start: it is in use only with a GPU.
+        ready.cudaAvailable && ready.cudnnEnabled
+          ? CheckStatus.CHECK_STATUS_OK
+          : CheckStatus.CHECK_STATUS_WARN,
+        ready.cudaAvailable && ready.cudnnEnabled
+          ? `cuDNN ${ready.cudnnVersion}`
+          : 'cuDNN is not in use (expected without a usable GPU)',
         'install a torch build with CUDA and cuDNN',
       );
       for (const gpu of ready.gpus) {
