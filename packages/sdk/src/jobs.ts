@@ -208,7 +208,8 @@ export class JobSummaryBuilder {
         };
         break;
       case 'predictions':
-        s.predictions = event.predictions;
+        // A large predict job reports its predictions over several events, in input order.
+        s.predictions = [...(s.predictions ?? []), ...event.predictions];
         break;
       case 'warning':
         s.warnings.push({ code: event.code, message: event.message });

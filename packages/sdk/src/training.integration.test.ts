@@ -1,5 +1,6 @@
 // The task builders end to end: upload real data, train with fastai on the CPU through the real agent
 // and worker, follow the events, wait for the summary, download the model, predict with it.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentClient, connect } from './client.js';
@@ -12,6 +13,7 @@ import {
   startTestAgent,
   type TestAgent,
   tempDir,
+  writeFiles,
 } from './test-utils/real-agent.js';
 import type { JobEvent, JobEventType } from './types.js';
 
@@ -119,7 +121,7 @@ describe('train.vision, then predict with its model', () => {
 });
 
 describe('train.tabular', () => {
-  it('trains on a CSV with the learning-rate finder choosing the rate', async () => {
+  it('trains on a CSV with the learning-rate finder choosing the rate, then predicts every row of a larger one', async () => {
     const { dataset } = await client.datasets.upload(join(dir, 'tabular'), { hashCache: false });
     const job = await client.train.tabular({
       data: { datasetId: dataset.id },
@@ -132,6 +134,20 @@ describe('train.tabular', () => {
     expect(summary.epochs).toHaveLength(1);
     expect(summary.lrFind?.suggestions.length).toBeGreaterThan(0);
     expect(summary.lrFind?.lrs.length).toBe(summary.lrFind?.losses.length);
+
+    // 1,707 rows: the worker reports predictions 1,000 per event, and the summary holds them all.
+    const csv = await readFile(join(dir, 'tabular', 'breast_cancer.csv'), 'utf8');
+    const [header, ...rows] = csv.trimEnd().split('\n');
+    await writeFiles(join(dir, 'many-rows'), { 'rows.csv': [header, ...rows, ...rows, ...rows].join('\n') });
+    const inputs = await client.datasets.upload(join(dir, 'many-rows'), { hashCache: false });
+    const predict = await client.predict({ model: job.id, inputs: { datasetId: inputs.dataset.id } });
+    const batches = [];
+    for await (const e of predict.events()) if (e.type === 'predictions') batches.push(e.predictions.length);
+    expect(batches).toEqual([1000, 3 * rows.length - 1000]);
+    const predicted = (await predict.wait()).predictions ?? [];
+    expect(predicted.map((p) => p.input)).toEqual(
+      Array.from({ length: 3 * rows.length }, (_, i) => `rows.csv#${i}`),
+    );
   });
 
   it('rejects with JobFailedError when the data is wrong', async () => {
