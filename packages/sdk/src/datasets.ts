@@ -429,8 +429,8 @@ async function sendBlobs(
 }
 
 /**
- * A file that fits one message, from `receivedBytes` on: the bytes kept from hashing it (given up
- * once sent), or else read from disk into the message.
+ * A file that fits one message, from `receivedBytes` on: the bytes kept from hashing it (let go once
+ * copied into the message; a retried upload reads the file again), or else read from disk into it.
  */
 async function readSmallBlob(
   file: HashedFile,
