@@ -1,5 +1,5 @@
-"""The recorded fd-3 fixtures (tests/record_fixtures.py) still match the contract checks, so the
-TypeScript side validates against output this worker really produces."""
+"""The recorded fd-3 fixtures (tests/record_fixtures.py) still match the worker's contract checks;
+the agent's own checks of worker lines run over the same files in src/jobs/worker-output.test.ts."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ EXPECTED = {
     "vision": ("succeeded", {"fitStarted", "batch", "epochEnded", "artifact", "interpretation",
                              "warning"}),
     "tabular": ("succeeded", {"fitStarted", "batch", "epochEnded", "artifact", "interpretation"}),
-    "lr-find": ("succeeded", {"lrFindResult"}),
+    "lr-find": ("succeeded", {"lrFindProgress", "lrFindResult"}),
     "predict": ("succeeded", {"predictions", "artifact"}),
     "cancelled": ("cancelled", {"fitStarted", "batch"}),
     "script": ("succeeded", {"fitStarted", "batch", "epochEnded"}),

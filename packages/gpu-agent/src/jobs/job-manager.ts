@@ -95,7 +95,8 @@ interface RunningJob {
 }
 
 const JOB_EVENT_TYPE = contractType('JobEvent');
-const WORKER_EVENT_KINDS = new Set([
+/** The event messages a worker may send on fd 3 (besides `ready` and `done`), named as in JobEvent. */
+export const WORKER_EVENT_KINDS = new Set([
   'log',
   'fitStarted',
   'batch',
