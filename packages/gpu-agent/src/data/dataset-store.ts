@@ -281,11 +281,6 @@ export class DatasetStore {
 }
 
 /**
- * The blob being received on one UploadBlobs stream: its partial file stays open across chunks and
- * its hash is computed as the bytes arrive, so completing a blob costs no second read of it. A blob
- * that arrives whole in one chunk (small files) is verified in memory and written once.
- */
-/**
  * Writes all of `data` at the file's end. A full disk shows first as a short write, not an error:
  * keep writing until the chunk is in or the OS refuses (ENOSPC -> RESOURCE_EXHAUSTED), never answer
  * a chunk half-stored.
@@ -298,6 +293,11 @@ async function writeWhole(handle: FileHandle, data: Uint8Array): Promise<void> {
   }
 }
 
+/**
+ * The blob being received on one UploadBlobs stream: its partial file stays open across chunks and
+ * its hash is computed as the bytes arrive, so completing a blob costs no second read of it. A blob
+ * that arrives whole in one chunk (small files) is verified in memory and written once.
+ */
 class BlobReceiver {
   #current:
     | { sha256: string; sizeBytes: number; written: number; handle: FileHandle; hash: Hash | undefined }
