@@ -147,7 +147,8 @@ describe('job.events() resume', () => {
     agent = a;
     const job = await a.jobs.get(jobId);
     const done = collect(job.events()).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100));
+    // Closed while the stream is open on the agent, however long that takes to happen.
+    while (double.watchCalls.length === 0) await new Promise((r) => setTimeout(r, 10));
     await a.close();
     const error = await done;
     expect((error as GpulinkError).code).toBe('CANCELLED');

@@ -325,7 +325,7 @@ describe('failures and control', () => {
     expect(states(after).at(-1)).toBe('JOB_STATE_INTERRUPTED');
     expect((await getJob(id)).completedEpochs).toBeGreaterThanOrEqual(1);
     // The restarted agent kills what the dead one left; give the kernel a moment to reap.
-    for (let i = 0; i < 50 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 200 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 100));
     expect(processAlive(pid)).toBe(false);
   });
 });
