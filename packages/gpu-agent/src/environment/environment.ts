@@ -72,42 +72,32 @@ export class Environment {
         'gpulink is tested with fastai 2.8.8: run `gpulink-agent setup`',
       );
       const unusable = ready.cudaAvailable ? [] : await gpusSeenByDriver();
+      const first = unusable[0];
+      let cuda: [CheckStatus, string, string];
       if (ready.cudaAvailable) {
-        add(
-          'cuda',
-          'CUDA is available to torch',
-          CheckStatus.CHECK_STATUS_OK,
-          `CUDA ${ready.cudaVersion}, ${ready.gpus.length} GPU(s)`,
-        );
-      } else if (unusable.length > 0) {
+        cuda = [CheckStatus.CHECK_STATUS_OK, `CUDA ${ready.cudaVersion}, ${ready.gpus.length} GPU(s)`, ''];
+      } else if (first) {
         // The classic mismatch: a torch wheel built for a newer CUDA than the driver can run.
-        const driver = unusable[0]?.driverVersion ?? '?';
-        add(
-          'cuda',
-          'CUDA is available to torch',
+        cuda = [
           CheckStatus.CHECK_STATUS_FAIL,
-          `nvidia-smi sees ${unusable.length} GPU(s) (${unusable[0]?.name}, driver ${driver}) but torch ${ready.torchVersion} cannot use them: jobs would train on the CPU`,
-          torchCudaFix(ready.cudaVersion, driver),
-        );
+          `nvidia-smi sees ${unusable.length} GPU(s) (${first.name}, driver ${first.driverVersion}) but torch ${ready.torchVersion} cannot use them: jobs would train on the CPU`,
+          torchCudaFix(ready.cudaVersion, first.driverVersion),
+        ];
       } else {
-        add(
-          'cuda',
-          'CUDA is available to torch',
+        cuda = [
           CheckStatus.CHECK_STATUS_WARN,
           'no usable GPU: jobs train on the CPU',
           'on Colab: Runtime > Change runtime type > GPU; elsewhere check `nvidia-smi` and the driver',
-        );
+        ];
       }
+      add('cuda', 'CUDA is available to torch', ...cuda);
+      // torch reports cuDNN enabled even where CUDA does not start: it is in use only with a GPU.
+      const cudnnInUse = ready.cudaAvailable && ready.cudnnEnabled;
       add(
         'cudnn',
         'cuDNN is enabled',
-        // torch reports cuDNN enabled even where CUDA does not start: it is in use only with a GPU.
-        ready.cudaAvailable && ready.cudnnEnabled
-          ? CheckStatus.CHECK_STATUS_OK
-          : CheckStatus.CHECK_STATUS_WARN,
-        ready.cudaAvailable && ready.cudnnEnabled
-          ? `cuDNN ${ready.cudnnVersion}`
-          : 'cuDNN is not in use (expected without a usable GPU)',
+        cudnnInUse ? CheckStatus.CHECK_STATUS_OK : CheckStatus.CHECK_STATUS_WARN,
+        cudnnInUse ? `cuDNN ${ready.cudnnVersion}` : 'cuDNN is not in use (expected without a usable GPU)',
         'install a torch build with CUDA and cuDNN',
       );
       for (const gpu of ready.gpus) {
