@@ -7,4 +7,6 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  // The relay and the attach steps run in a Jupyter kernel: their Python source ships as text.
+  loader: { '.py': 'text' },
 });

@@ -1,6 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Python files are imported as their source text, as tsup's text loader does in the build.
+  plugins: [
+    {
+      name: 'python-source-as-text',
+      transform(code: string, id: string) {
+        return id.endsWith('.py') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+      },
+    },
+  ],
   test: {
     include: ['src/**/*.test.ts'],
     // Integration tests spawn agent processes; forks keep each file's children in its own process.

@@ -1,8 +1,12 @@
 import { GpulinkError } from './errors.js';
 
 /**
- * A parsed agent URL: `gpulink://<token>@<host>:<port>[?fp=<sha256hex>]`, or
- * `gpulink+wss://<token>@<host>[:<port>]/<path>[?fp=<sha256hex>]` for an agent behind an HTTP tunnel.
+ * A parsed agent URL: `gpulink://<token>@<host>:<port>[?fp=<sha256hex>]`,
+ * `gpulink+wss://<token>@<host>[:<port>]/<path>[?fp=<sha256hex>]` for an agent behind an HTTP tunnel, or
+ * `gpulink+jupyter://<token>@<host>:<port>/<base>?fp=<sha256hex>&agent_port=<port>[&jupyter_token=...]`
+ * (`gpulink+jupyters://` for HTTPS) for an agent reached through a Jupyter server's kernel, as
+ * `gpulink attach` writes it: host, port and path are the Jupyter server's, `agent_port` the agent's
+ * port on that host's loopback.
  *
  * @example
  * ```ts
@@ -12,25 +16,51 @@ import { GpulinkError } from './errors.js';
  * ```
  */
 export interface AgentUrl {
-  /** `'grpc'`: gRPC straight over TCP (`gpulink://`); `'wss'`: gRPC carried in a WebSocket (`gpulink+wss://`). */
-  transport: 'grpc' | 'wss';
+  /**
+   * `'grpc'`: gRPC straight over TCP (`gpulink://`); `'wss'`: gRPC carried in a WebSocket (`gpulink+wss://`);
+   * `'jupyter'`: gRPC carried by a relay in a Jupyter kernel (`gpulink+jupyter://`, `gpulink+jupyters://`).
+   */
+  transport: 'grpc' | 'wss' | 'jupyter';
   /** The bearer token, percent-decoded. */
   token: string;
   /** Host name or IP address (IPv6 without brackets). */
   host: string;
   /** TCP port. */
   port: number;
-  /** For `'wss'`: the WebSocket path, e.g. `'/grpc'`. Always `'/'` for `'grpc'`. */
+  /** For `'wss'`: the WebSocket path, e.g. `'/grpc'`; for `'jupyter'` the server's base path. Always `'/'` for `'grpc'`. */
   path: string;
   /**
    * SHA-256 fingerprint of the agent's TLS certificate, 64 lowercase hex digits, when the URL pins one
    * (`?fp=`). Its presence means the agent speaks TLS.
    */
   fingerprint: string | undefined;
+  /** For `'jupyter'`: how to reach the agent through the Jupyter server. */
+  jupyter?: JupyterRoute;
 }
 
-const schemes: Record<string, AgentUrl['transport']> = { 'gpulink:': 'grpc', 'gpulink+wss:': 'wss' };
-const knownParams = ['fp'];
+/** The Jupyter part of a `gpulink+jupyter://` URL. */
+export interface JupyterRoute {
+  /** HTTPS (`gpulink+jupyters://`). */
+  secure: boolean;
+  /** The agent's port on the Jupyter host's loopback (`agent_port`). */
+  agentPort: number;
+  /** The Jupyter server's token (`jupyter_token`), '' when it has none. */
+  token: string;
+  /** `'colab'`: the token is a Colab runtime-proxy token, sent as Colab's CLI sends it (`auth=colab`). */
+  auth: 'token' | 'colab';
+  /** The kernel spec of gpulink's dedicated kernel (`kernel`). @default 'python3' */
+  kernel: string | undefined;
+  /** The Colab CLI session this runtime belongs to (`colab_session`), so its token can be refreshed. */
+  colabSession: string | undefined;
+}
+
+const schemes: Record<string, AgentUrl['transport']> = {
+  'gpulink:': 'grpc',
+  'gpulink+wss:': 'wss',
+  'gpulink+jupyter:': 'jupyter',
+  'gpulink+jupyters:': 'jupyter',
+};
+const jupyterParams = ['agent_port', 'jupyter_token', 'auth', 'kernel', 'colab_session'];
 const shape = 'gpulink://<token>@<host>:<port>[?fp=<sha256hex>]';
 
 function refuse(url: string, problem: string): GpulinkError {
@@ -42,7 +72,9 @@ function refuse(url: string, problem: string): GpulinkError {
 
 /** Hides the token (the user part) of anything that looks like a URL, for messages and logs. */
 function redactToken(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1***@');
+  return url
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/?#]*@/i, '$1***@')
+    .replace(/([?&]jupyter_token=)[^&#]*/i, '$1***');
 }
 
 /**
@@ -85,8 +117,10 @@ export function parseAgentUrl(url: string): AgentUrl {
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
   if (host === '') throw refuse(input, 'the host is missing');
   let port: number;
+  const secure = scheme === 'gpulink+wss' || scheme === 'gpulink+jupyters';
   if (parsed.port !== '') port = Number(parsed.port);
-  else if (transport === 'wss') port = 443;
+  else if (secure) port = 443;
+  else if (transport === 'jupyter') port = 80;
   else throw refuse(input, 'the port is missing');
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw refuse(input, `port ${parsed.port} is out of range`);
@@ -94,6 +128,7 @@ export function parseAgentUrl(url: string): AgentUrl {
   if (transport === 'grpc' && path !== '/')
     throw refuse(input, `gpulink:// URLs have no path, got '${path}'`);
   if (parsed.hash !== '') throw refuse(input, "it has a '#' fragment");
+  const knownParams = transport === 'jupyter' ? ['fp', ...jupyterParams] : ['fp'];
   for (const key of parsed.searchParams.keys()) {
     if (!knownParams.includes(key))
       throw refuse(input, `unknown parameter '${key}' (known: ${knownParams.join(', ')})`);
@@ -107,7 +142,24 @@ export function parseAgentUrl(url: string): AgentUrl {
       throw refuse(input, "'fp' must be a SHA-256 fingerprint: 64 hex digits, optionally ':'-separated");
     }
   }
-  return { transport, token, host, port, path, fingerprint };
+  if (transport !== 'jupyter') return { transport, token, host, port, path, fingerprint };
+  const param = (name: string) => parsed.searchParams.get(name) ?? undefined;
+  const agentPort = Number(param('agent_port'));
+  if (!Number.isInteger(agentPort) || agentPort < 1 || agentPort > 65535) {
+    throw refuse(input, "'agent_port' (the agent's port on the Jupyter host) is missing or out of range");
+  }
+  const auth = param('auth') ?? 'token';
+  if (auth !== 'token' && auth !== 'colab')
+    throw refuse(input, `'auth' is 'token' or 'colab', got '${auth}'`);
+  const jupyter: JupyterRoute = {
+    secure,
+    agentPort,
+    token: param('jupyter_token') ?? '',
+    auth,
+    kernel: param('kernel'),
+    colabSession: param('colab_session'),
+  };
+  return { transport, token, host, port, path: path.endsWith('/') ? path : `${path}/`, fingerprint, jupyter };
 }
 
 /**
@@ -122,13 +174,30 @@ export function parseAgentUrl(url: string): AgentUrl {
  * ```
  */
 export function formatAgentUrl(url: AgentUrl, options: { redactToken?: boolean } = {}): string {
-  const scheme = url.transport === 'wss' ? 'gpulink+wss' : 'gpulink';
+  const { jupyter } = url;
+  const scheme = jupyter
+    ? jupyter.secure
+      ? 'gpulink+jupyters'
+      : 'gpulink+jupyter'
+    : url.transport === 'wss'
+      ? 'gpulink+wss'
+      : 'gpulink';
   const token = options.redactToken ? '***' : encodeURIComponent(url.token);
   const host = url.host.includes(':') ? `[${url.host}]` : url.host;
-  const port = url.transport === 'wss' && url.port === 443 ? '' : `:${url.port}`;
-  const path = url.transport === 'wss' && url.path !== '/' ? url.path : '';
-  const fp = url.fingerprint ? `?fp=${url.fingerprint}` : '';
-  return `${scheme}://${token}@${host}${port}${path}${fp}`;
+  const defaultPort = jupyter ? (jupyter.secure ? 443 : 80) : url.transport === 'wss' ? 443 : undefined;
+  const port = url.port === defaultPort ? '' : `:${url.port}`;
+  const path = url.transport !== 'grpc' && url.path !== '/' ? url.path : '';
+  const params = new URLSearchParams();
+  if (url.fingerprint) params.set('fp', url.fingerprint);
+  if (jupyter) {
+    params.set('agent_port', String(jupyter.agentPort));
+    if (jupyter.token !== '') params.set('jupyter_token', options.redactToken ? '***' : jupyter.token);
+    if (jupyter.auth !== 'token') params.set('auth', jupyter.auth);
+    if (jupyter.kernel) params.set('kernel', jupyter.kernel);
+    if (jupyter.colabSession) params.set('colab_session', jupyter.colabSession);
+  }
+  const query = params.size > 0 ? `?${params.toString().replaceAll('%2A', '*')}` : '';
+  return `${scheme}://${token}@${host}${port}${path}${query}`;
 }
 
 /** `host:port` as grpc-js wants its target, with IPv6 hosts bracketed. @internal */

@@ -14,7 +14,7 @@
  *
  * @packageDocumentation
  */
-export { type AgentUrl, formatAgentUrl, parseAgentUrl } from './agent-url.js';
+export { type AgentUrl, formatAgentUrl, type JupyterRoute, parseAgentUrl } from './agent-url.js';
 export type { ArtifactsApi, DownloadOptions, DownloadResult } from './artifacts.js';
 export {
   type AgentClient,
@@ -82,6 +82,15 @@ export type {
   ListJobsOptions,
   WaitOptions,
 } from './jobs.js';
+export {
+  type AttachOptions,
+  type AttachResult,
+  type AttachStep,
+  attachJupyter,
+  detachJupyter,
+  type HostReport,
+} from './jupyter/attach.js';
+export { type JupyterAuth, type JupyterServer, parseJupyterUrl } from './jupyter/jupyter-server.js';
 export type { CallOptions, RetryPolicy } from './rpc.js';
 export {
   type AgentInfo,

@@ -1,9 +1,13 @@
 // Chooses how grpc-js reaches the agent from its URL: plaintext TCP, TLS with the pinned certificate,
-// or that same TLS carried in a WebSocket (`gpulink+wss://`).
+// or that same TLS carried through a loopback bridge: in a WebSocket (`gpulink+wss://`) or by a relay
+// in a Jupyter kernel (`gpulink+jupyter://`).
 import type { TlsOptions } from 'node:tls';
 import { type ChannelCredentials, type ChannelOptions, credentials } from '@grpc/grpc-js';
 import { type AgentUrl, grpcTarget } from './agent-url.js';
 import { GpulinkError } from './errors.js';
+import { jupyterServerOf } from './jupyter/jupyter-server.js';
+import { startKernelBridge } from './jupyter/kernel-bridge.js';
+import type { LoopbackBridge } from './loopback-bridge.js';
 import type { OperationLimits } from './rpc.js';
 import { fetchPinnedCertificate, pinnedCredentials } from './tls-pinning.js';
 import { startWebSocketBridge } from './websocket-bridge.js';
@@ -41,19 +45,36 @@ export async function openTransport(
   if (url.fingerprint === undefined) {
     throw new GpulinkError(
       'INVALID_ARGUMENT',
-      "a gpulink+wss:// URL needs the agent's certificate fingerprint (?fp=): the agent's own TLS runs inside the WebSocket. Use the URL the agent printed.",
+      `a ${url.transport === 'wss' ? 'gpulink+wss' : 'gpulink+jupyter'}:// URL needs the agent's certificate fingerprint (?fp=): the agent's own TLS runs inside the bridge. Use the URL the agent printed.`,
     );
   }
-  const bridge = await startWebSocketBridge(url, { ca: options.webSocketCa });
+  return bridged(await startBridge(url, options), url.fingerprint, limits);
+}
+
+function startBridge(url: AgentUrl, options: { webSocketCa?: TlsOptions['ca'] }): Promise<LoopbackBridge> {
+  const { jupyter } = url;
+  if (jupyter === undefined) return startWebSocketBridge(url, { ca: options.webSocketCa });
+  return startKernelBridge({
+    server: jupyterServerOf(url),
+    agentPort: jupyter.agentPort,
+    ...(jupyter.kernel ? { kernelName: jupyter.kernel } : {}),
+  });
+}
+
+async function bridged(
+  bridge: LoopbackBridge,
+  fingerprint: string,
+  limits: OperationLimits,
+): Promise<Transport> {
   try {
     const pem = await fetchPinnedCertificate(
       '127.0.0.1',
       bridge.port,
-      url.fingerprint,
+      fingerprint,
       limits,
       bridge.endpoint,
     ).catch((error: unknown) => {
-      // The handshake only says "socket closed"; the WebSocket's own failure says why.
+      // The handshake only says "socket closed"; the bridge's own failure says why.
       const why = bridge.lastError;
       if (why && error instanceof GpulinkError && error.code === 'UNAVAILABLE') {
         throw new GpulinkError('UNAVAILABLE', `cannot reach the agent: ${why}`, { cause: error });
@@ -62,7 +83,7 @@ export async function openTransport(
     });
     return {
       target: `127.0.0.1:${bridge.port}`,
-      ...pinnedCredentials(pem, url.fingerprint),
+      ...pinnedCredentials(pem, fingerprint),
       close: () => bridge.close(),
     };
   } catch (error) {

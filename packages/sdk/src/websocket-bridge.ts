@@ -1,28 +1,11 @@
-// gRPC over a WebSocket, for agents behind an HTTP tunnel (`gpulink+wss://`).
-//
-// grpc-js has no public hook for a custom transport: it dials TCP itself. So the SDK listens on a
-// loopback port of its own, points grpc-js at it, and turns each TCP connection grpc-js opens into
-// one WebSocket to the agent, copying bytes both ways. grpc-js still runs TLS with the pinned agent
-// certificate end to end, through this bridge, the tunnel's edge and the agent's WebSocket endpoint:
-// the loopback hop carries only TLS records, and the edge never sees the token or the traffic. Each
-// grpc-js reconnect opens a fresh WebSocket, so a dropped tunnel recovers like a dropped TCP
-// connection. (The alternatives were a private grpc-js API, or an HTTP CONNECT proxy, which grpc-js
-// only takes from environment variables.)
-import { createServer, type Socket } from 'node:net';
+// gRPC over a WebSocket, for agents behind an HTTP tunnel (`gpulink+wss://`): each TCP connection of
+// grpc-js to the loopback bridge (loopback-bridge.ts) becomes one WebSocket to the agent's endpoint,
+// bytes copied both ways. The tunnel's edge sees only the agent's TLS records, never the token.
+import type { Socket } from 'node:net';
 import type { SecureContextOptions } from 'node:tls';
 import { createWebSocketStream, WebSocket } from 'ws';
 import type { AgentUrl } from './agent-url.js';
-
-export interface WebSocketBridge {
-  /** The loopback port grpc-js dials. */
-  readonly port: number;
-  /** `wss://host/path` without the token, for messages. */
-  readonly endpoint: string;
-  /** Why the last WebSocket failed to open, if one did: explains a failed connect(). */
-  readonly lastError: string | undefined;
-  /** Stops listening and closes every WebSocket. */
-  close(): Promise<void>;
-}
+import { closeLoopback, type LoopbackBridge, listenLoopback } from './loopback-bridge.js';
 
 export interface WebSocketBridgeOptions {
   /** Extra CA certificates for the edge's HTTPS (a private proxy); Node's list otherwise. */
@@ -34,16 +17,15 @@ export interface WebSocketBridgeOptions {
 export async function startWebSocketBridge(
   url: AgentUrl,
   options: WebSocketBridgeOptions = {},
-): Promise<WebSocketBridge> {
+): Promise<LoopbackBridge> {
   const host = url.host.includes(':') ? `[${url.host}]` : url.host;
   // No user info in this URL: ws would send it as HTTP Basic auth, showing the token to the edge.
   const endpoint = `wss://${host}${url.port === 443 ? '' : `:${url.port}`}${url.path}`;
   const open = new Set<{ socket: Socket; ws: WebSocket }>();
   let lastError: string | undefined;
 
-  const server = createServer((socket) => {
-    // Hold grpc-js's bytes (the TLS ClientHello) until the WebSocket is open.
-    socket.pause();
+  // The socket comes paused: grpc-js's bytes (the TLS ClientHello) wait until the WebSocket is open.
+  const { server, port } = await listenLoopback((socket: Socket) => {
     const ws = new WebSocket(endpoint, {
       // TLS records do not compress.
       perMessageDeflate: false,
@@ -80,29 +62,19 @@ export async function startWebSocketBridge(
       socket.resume();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
   return {
     port,
     endpoint,
     get lastError() {
       return lastError;
     },
-    async close() {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const { socket, ws } of [...open]) {
-        socket.destroy();
-        ws.terminate();
-      }
-      open.clear();
-      await closed;
-    },
+    close: () =>
+      closeLoopback(server, () => {
+        for (const { socket, ws } of [...open]) {
+          socket.destroy();
+          ws.terminate();
+        }
+        open.clear();
+      }),
   };
 }
