@@ -7,15 +7,24 @@ export function configDir(): string {
   return join(process.env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'gpulink');
 }
 
-/** Where the embedded agent keeps its state and log: `$XDG_DATA_HOME/gpulink/local-agent`. */
-export function localAgentDir(): string {
-  return join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'gpulink', 'local-agent');
+/** Where the CLI keeps data: `$XDG_DATA_HOME/gpulink`, else `~/.local/share/gpulink`. */
+export function dataDir(): string {
+  return join(process.env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'gpulink');
 }
 
-/** The saved connection. `local` is set when the agent was started by `gpulink up`. */
+/** Where the embedded agent keeps its state and log: `$XDG_DATA_HOME/gpulink/local-agent`. */
+export function localAgentDir(): string {
+  return join(dataDir(), 'local-agent');
+}
+
+/**
+ * The saved connection. `local` is set when the agent was started by `gpulink up`; `attached` when
+ * `gpulink attach` started it on a Jupyter host (its state dir there, for `detach`).
+ */
 export interface Profile {
   url: string;
   local?: { pid: number; stateDir: string; logFile: string } | undefined;
+  attached?: { server: string; stateDir: string; colabSession?: string | undefined } | undefined;
 }
 
 const profilePath = () => join(configDir(), 'profile.json');

@@ -70,6 +70,8 @@ export interface AttachResult {
   url: string;
   /** `true` when an agent `attach` had started before was running and is used as it is. */
   reused: boolean;
+  /** The agent's process id on the host. */
+  pid: number;
   host: HostReport;
 }
 
@@ -180,7 +182,7 @@ export async function attachJupyter(server: JupyterServer, options: AttachOption
       agent = started;
       reused = started.reused;
     }
-    return { url: jupyterAgentUrl(server, agent.url, options.colabSession), reused, host };
+    return { url: jupyterAgentUrl(server, agent.url, options.colabSession), reused, pid: agent.pid, host };
   } finally {
     kernel.dispose();
   }
