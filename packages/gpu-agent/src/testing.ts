@@ -124,4 +124,10 @@ export {
   startBoreRelay,
 } from './test-utils/external-tools.js';
 
+export {
+  checkJupyterPython,
+  startJupyterServer,
+  type TestJupyterServer,
+  type TestJupyterServerOptions,
+} from './test-utils/jupyter-server.js';
 export { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';

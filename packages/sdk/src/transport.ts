@@ -5,7 +5,7 @@ import type { TlsOptions } from 'node:tls';
 import { type ChannelCredentials, type ChannelOptions, credentials } from '@grpc/grpc-js';
 import { type AgentUrl, grpcTarget } from './agent-url.js';
 import { GpulinkError } from './errors.js';
-import { jupyterServerOf } from './jupyter/jupyter-server.js';
+import { checkServer, jupyterServerOf } from './jupyter/jupyter-server.js';
 import { startKernelBridge } from './jupyter/kernel-bridge.js';
 import type { LoopbackBridge } from './loopback-bridge.js';
 import type { OperationLimits } from './rpc.js';
@@ -48,6 +48,8 @@ export async function openTransport(
       `a ${url.transport === 'wss' ? 'gpulink+wss' : 'gpulink+jupyter'}:// URL needs the agent's certificate fingerprint (?fp=): the agent's own TLS runs inside the bridge. Use the URL the agent printed.`,
     );
   }
+  // A Jupyter server that refuses the token says so at once, not as an unreachable agent.
+  if (url.jupyter) await checkServer(jupyterServerOf(url));
   return bridged(await startBridge(url, options), url.fingerprint, limits);
 }
 
