@@ -1,17 +1,15 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
 import {
   ErrorKind,
   type Job,
   type JobError,
-  JobEvent,
-  JobSpec,
+  type JobEvent,
+  type JobSpec,
   JobState,
   type LogLine,
   LogStream,
   type StatsSample,
 } from '@gpulink/proto';
-import { contractType, validateJson } from '../rpc/contract.js';
 import {
   failedPrecondition,
   invalidArgument,
@@ -20,14 +18,15 @@ import {
   toStatusError,
   unavailable,
 } from '../rpc/status-error.js';
+import { DeviceQueues } from './device-queues.js';
 import { newJobId } from './ids.js';
-import { mainDataRef, resolveRef, type SpecContext, validateSpec } from './job-spec.js';
+import { type SpecContext, validateSpec } from './job-spec.js';
 import { applyEvent, isTerminal } from './job-state.js';
 import { type JobRecord, type JobStore, newJobSummary } from './job-store.js';
 import type { WarmPool } from './warm-pool.js';
+import { buildEnvelope, cancelMessage } from './worker-envelope.js';
 import { killLeftoverWorker, type WorkerProcess } from './worker-process.js';
-
-type EventKind = NonNullable<JobEvent['kind']>;
+import { type EventKind, isProgress, readWorkerMessage, type WorkerOutcome } from './worker-protocol.js';
 
 /** What the job manager needs of the stats sampler. */
 export interface JobStatsSource {
@@ -80,7 +79,7 @@ interface RunningJob {
   cancelReason?: string;
   timedOut?: boolean;
   shuttingDown?: boolean;
-  done?: { outcome: string };
+  done?: { outcome: WorkerOutcome };
   errorSent?: boolean;
   logs: LogLine[];
   lastProgressAt: number;
@@ -94,23 +93,6 @@ interface RunningJob {
   stopStats?: () => void;
 }
 
-const JOB_EVENT_TYPE = contractType('JobEvent');
-/** The event messages a worker may send on fd 3 (besides `ready` and `done`), named as in JobEvent. */
-export const WORKER_EVENT_KINDS = new Set([
-  'log',
-  'fitStarted',
-  'batch',
-  'epochEnded',
-  'lrFindProgress',
-  'lrFindResult',
-  'artifact',
-  'interpretation',
-  'warning',
-  'error',
-  'predictions',
-]);
-/** Events that show training moving (the stall warning waits for one). */
-const PROGRESS_KINDS = new Set<string>(['fitStarted', 'batch', 'epochEnded', 'lrFindProgress']);
 /** Log not yet written, in characters, beyond which the agent stops reading the worker's output. */
 const LOG_BACKLOG_PAUSE_CHARS = 4 * 1024 * 1024;
 const POST_MORTEM_LOG_LINES = 200;
@@ -125,8 +107,7 @@ export class JobManager {
   readonly #o: Required<Omit<JobManagerOptions, 'stats'>> & Pick<JobManagerOptions, 'stats'>;
   readonly #jobs = new Map<string, LiveJob>();
   readonly #byKey = new Map<string, string>();
-  /** Queue of job ids per device ("cpu", "cuda:0"); the head is the running one. */
-  readonly #queues = new Map<string, string[]>();
+  readonly #queues = new DeviceQueues();
   #accepting = true;
 
   constructor(options: JobManagerOptions) {
@@ -161,7 +142,7 @@ export class JobManager {
         await this.#finish(live);
       } else if (job.state === JobState.JOB_STATE_QUEUED) {
         await this.#loadEvents(live);
-        this.#enqueue(live);
+        this.#queues.add(record.device, record.id);
       }
     }
     this.#schedule();
@@ -206,7 +187,7 @@ export class JobManager {
       });
       this.#jobs.set(record.id, live);
       if (idempotencyKey) this.#byKey.set(idempotencyKey, record.id);
-      this.#enqueue(live);
+      this.#queues.add(record.device, record.id);
       this.#schedule();
       return this.#view(live);
     } catch (error) {
@@ -236,7 +217,7 @@ export class JobManager {
     const state = live.job.state;
     if (isTerminal(state)) throw failedPrecondition(`job ${id} has already finished (${JobState[state]})`);
     if (state === JobState.JOB_STATE_QUEUED) {
-      this.#dequeue(live);
+      this.#queues.remove(live.record.device, id);
       await this.#append(live, {
         $case: 'stateChanged',
         value: { state: JobState.JOB_STATE_CANCELLED, previous: state, reason: why },
@@ -265,7 +246,7 @@ export class JobManager {
         reason: 'resumed',
       },
     });
-    this.#enqueue(live);
+    this.#queues.add(live.record.device, id);
     this.#schedule();
     return this.#view(live);
   }
@@ -330,7 +311,7 @@ export class JobManager {
     for (const live of running) {
       if (!live.run) continue;
       live.run.shuttingDown = true;
-      live.run.worker.send({ cancel: { reason: 'the agent is shutting down' } });
+      live.run.worker.send(cancelMessage('the agent is shutting down'));
     }
     await Promise.all(running.map((l) => l.run?.worker.stop(graceMs)));
     // Let exit handlers record INTERRUPTED before the process ends.
@@ -355,10 +336,11 @@ export class JobManager {
   }
 
   #view(live: LiveJob): Job {
-    const queue = this.#queues.get(live.record.device) ?? [];
-    const position =
-      live.job.state === JobState.JOB_STATE_QUEUED ? Math.max(0, queue.indexOf(live.record.id)) : 0;
-    return { ...live.job, queuePosition: position };
+    const queued = live.job.state === JobState.JOB_STATE_QUEUED;
+    return {
+      ...live.job,
+      queuePosition: queued ? this.#queues.position(live.record.device, live.record.id) : 0,
+    };
   }
 
   async #loadEvents(live: LiveJob): Promise<void> {
@@ -420,27 +402,10 @@ export class JobManager {
     live.events = undefined;
   }
 
-  #enqueue(live: LiveJob): void {
-    const q = this.#queues.get(live.record.device) ?? [];
-    if (!q.includes(live.record.id)) q.push(live.record.id);
-    this.#queues.set(live.record.device, q);
-  }
-
-  #dequeue(live: LiveJob): void {
-    const q = this.#queues.get(live.record.device);
-    if (q)
-      this.#queues.set(
-        live.record.device,
-        q.filter((id) => id !== live.record.id),
-      );
-  }
-
   /** Starts the head of every idle device queue. */
   #schedule(): void {
     if (!this.#accepting) return;
-    for (const queue of this.#queues.values()) {
-      const head = queue[0];
-      if (!head) continue;
+    for (const head of this.#queues.heads()) {
       const live = this.#jobs.get(head);
       if (!live || live.run || live.job.state !== JobState.JOB_STATE_QUEUED) continue;
       this.#run(live).catch((error: unknown) => this.#o.log(`job ${head}: ${(error as Error).message}`));
@@ -468,7 +433,15 @@ export class JobManager {
       this.#wire(live, run);
       const ready = await worker.ready;
       if (run.cancelReason) throw new Error('cancelled before start');
-      worker.send(await this.#envelope(live, ready.cudaAvailable));
+      worker.send(
+        await buildEnvelope(
+          live.record,
+          live.job.attempt,
+          ready.cudaAvailable,
+          this.#o.store,
+          this.#specContext(),
+        ),
+      );
       await this.#append(live, {
         $case: 'stateChanged',
         value: { state: JobState.JOB_STATE_RUNNING, previous: JobState.JOB_STATE_STARTING, reason: '' },
@@ -489,51 +462,6 @@ export class JobManager {
     for (const t of run.timers) clearTimeout(t);
     run.stopStats?.();
     await this.#settle(live, run, exit);
-  }
-
-  async #envelope(live: LiveJob, cudaAvailable: boolean): Promise<object> {
-    const { record } = live;
-    const spec = record.spec;
-    const ref = mainDataRef(spec);
-    const ctx = this.#specContext();
-    const dataDir = ref ? ((await resolveRef(ref, 'data', ctx)) ?? null) : null;
-    const task = spec.task;
-    const workspaceDir =
-      task?.$case === 'script' && task.value.workspace
-        ? await resolveRef(task.value.workspace, 'workspace', ctx)
-        : null;
-    let modelPath: string | null = null;
-    if (task?.$case === 'predict') {
-      modelPath = join(
-        this.#o.store.artifactsDir(task.value.modelJobId),
-        task.value.modelArtifact || 'export.pkl',
-      );
-    }
-    const workDir = this.#o.store.workDir(record.id);
-    await mkdir(workDir, { recursive: true, mode: 0o700 });
-    // The newest checkpoint on disk, whether or not the log names it: the worker writes each one
-    // whole (temporary file, then rename) and prunes older ones, so an agent killed just after a
-    // checkpoint was written may never have logged it, while the one it logged is gone. How many
-    // epochs a checkpoint holds is in the checkpoint itself; the worker reads it from there.
-    const checkpoint =
-      live.job.attempt > 1 ? await newestCheckpoint(this.#o.store.artifactsDir(record.id)) : undefined;
-    const resume = checkpoint ? { checkpoint } : null;
-    if (record.device.startsWith('cuda') && !cudaAvailable) {
-      throw new Error(`the job was placed on ${record.device} but torch in the worker sees no CUDA device`);
-    }
-    return {
-      jobId: record.id,
-      attempt: live.job.attempt,
-      spec: JobSpec.toJSON(spec),
-      dataDir,
-      workspaceDir: workspaceDir ?? null,
-      artifactsDir: this.#o.store.artifactsDir(record.id),
-      workDir,
-      device: record.device,
-      modelPath,
-      resume,
-      batchEventsPerSecond: 10,
-    };
   }
 
   /** Turns the worker's output into events. */
@@ -580,45 +508,26 @@ export class JobManager {
     run: RunningJob,
     message: Record<string, unknown>,
   ): Promise<unknown> | undefined {
-    const keys = Object.keys(message);
-    const key = keys[0];
-    if (keys.length !== 1 || !key) {
-      return this.#warn(
-        live,
-        'bad_worker_output',
-        `a worker message must have exactly one key, got: ${keys.join(', ') || 'none'}`,
-      );
+    const read = readWorkerMessage(message);
+    switch (read.type) {
+      case 'invalid':
+        return this.#warn(live, 'bad_worker_output', read.problem);
+      case 'done':
+        run.done = { outcome: read.outcome };
+        return undefined;
+      case 'empty':
+        return undefined;
+      case 'event':
+        if (isProgress(read.kind)) {
+          run.lastProgressAt = Date.now();
+          run.stallWarned = false;
+        }
+        if (read.kind.$case === 'error') {
+          run.errorSent = true;
+          return this.#appendError(live, read.kind.value);
+        }
+        return this.#append(live, read.kind);
     }
-    if (key === 'done') {
-      const outcome = (message.done as { outcome?: unknown } | null)?.outcome;
-      if (outcome !== 'succeeded' && outcome !== 'cancelled') {
-        return this.#warn(
-          live,
-          'bad_worker_output',
-          `done.outcome must be "succeeded" or "cancelled", got ${JSON.stringify(outcome)}`,
-        );
-      }
-      run.done = { outcome };
-      return undefined;
-    }
-    if (!WORKER_EVENT_KINDS.has(key)) {
-      return this.#warn(live, 'bad_worker_output', `the worker sent an unknown message "${key}"`);
-    }
-    const problem = validateJson(JOB_EVENT_TYPE, message, 'event');
-    if (problem) {
-      return this.#warn(live, 'bad_worker_output', `the worker sent an invalid ${key} event: ${problem}`);
-    }
-    const kind = JobEvent.fromJSON(message).kind;
-    if (!kind) return undefined;
-    if (PROGRESS_KINDS.has(kind.$case)) {
-      run.lastProgressAt = Date.now();
-      run.stallWarned = false;
-    }
-    if (kind.$case === 'error') {
-      run.errorSent = true;
-      return this.#appendError(live, kind.value);
-    }
-    return this.#append(live, kind);
   }
 
   /** Appends an error with its post-mortem: the last minute of stats and the last log lines. */
@@ -698,7 +607,7 @@ export class JobManager {
       $case: 'log',
       value: { stream: LogStream.LOG_STREAM_AGENT, text: `stopping: ${reason}` },
     }).catch(() => undefined);
-    run.worker.send({ cancel: { reason } });
+    run.worker.send(cancelMessage(reason));
     run.timers.push(setTimeout(() => run.worker.stop(5_000).catch(() => undefined), this.#o.cancelGraceMs));
   }
 
@@ -749,7 +658,7 @@ export class JobManager {
     }
     live.run = undefined;
     live.record.workerPid = undefined;
-    this.#dequeue(live);
+    this.#queues.remove(live.record.device, live.record.id);
     const problem = (error: unknown) =>
       this.#o.log(`job ${live.record.id}: could not record its end: ${(error as Error).message}`);
     // job.json only loses the worker's pid here: a failure to save it must not keep the job running.
@@ -790,18 +699,6 @@ function nextBatch(events: JobEvent[], from: number, end: number): JobEvent[] {
 }
 
 const LARGE_KINDS = new Set<string>(['error', 'interpretation', 'predictions', 'lrFindResult']);
-
-/** `checkpoints/epoch-<N>.pth` with the highest N under an artifacts folder, if any. */
-async function newestCheckpoint(artifactsDir: string): Promise<string | undefined> {
-  const folder = join(artifactsDir, 'checkpoints');
-  const names = await readdir(folder).catch(() => [] as string[]);
-  let best: { n: number; name: string } | undefined;
-  for (const name of names) {
-    const m = /^epoch-(\d+)\.pth$/.exec(name);
-    if (m && (!best || Number(m[1]) > best.n)) best = { n: Number(m[1]), name };
-  }
-  return best ? join(folder, best.name) : undefined;
-}
 
 function logFailureStatus(live: LiveJob): StatusError {
   const cause = toStatusError(live.logFailure);
