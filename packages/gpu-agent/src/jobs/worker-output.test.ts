@@ -7,7 +7,7 @@ import { JobEvent } from '@gpulink/proto';
 import { describe, expect, it } from 'vitest';
 import { workerPythonDir } from '../paths.js';
 import { contractType, validateJson } from '../rpc/contract.js';
-import { WORKER_EVENT_KINDS } from './job-manager.js';
+import { WORKER_EVENT_KINDS } from './worker-protocol.js';
 
 const dir = join(workerPythonDir, 'tests', 'fixtures');
 const recordings = readdirSync(dir)

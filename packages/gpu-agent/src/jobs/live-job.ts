@@ -1,0 +1,140 @@
+import { type Job, type JobEvent, JobState } from '@gpulink/proto';
+import { StatusError, toStatusError } from '../rpc/status-error.js';
+import { applyEvent, isTerminal } from './job-state.js';
+import type { JobRecord, JobStore } from './job-store.js';
+import type { EventKind } from './worker-protocol.js';
+
+export interface LiveJobOptions {
+  store: JobStore;
+  log: (message: string) => void;
+  /** Called once when the job's log fails for good: whatever runs the job must stop at once. */
+  onLogFailure: () => void;
+}
+
+/**
+ * A job the manager holds in memory: its record and summary, and its events while it is active.
+ * Every event goes through append, which keeps the summary, the log on disk and the watchers in step.
+ */
+export class LiveJob {
+  readonly record: JobRecord;
+  readonly job: Job;
+  /** Every event, indexed by seq - 1, while the job is queued or running (and for watchers after). */
+  events: JobEvent[] | undefined;
+  /**
+   * Highest seq handed to the OS. Watchers get nothing beyond it: an event a client saw must survive
+   * the agent being killed, or a restarted agent would give its seq to another event.
+   */
+  durableSeq: number;
+  /** Set when the job's log could not be written (a disk that stayed full): nothing more is logged. */
+  logFailure: Error | undefined;
+  readonly #wakers = new Set<() => void>();
+  readonly #o: LiveJobOptions;
+
+  constructor(record: JobRecord, job: Job, events: JobEvent[] | undefined, options: LiveJobOptions) {
+    this.record = record;
+    this.job = job;
+    this.events = events;
+    this.durableSeq = job.lastSeq;
+    this.#o = options;
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  /** Reads the whole log into memory, for a job that is to be active again. */
+  async loadEvents(): Promise<void> {
+    if (!this.events) this.events = await this.#o.store.readEvents(this.id, 0);
+  }
+
+  /** Events after `afterSeq` from the log on disk. */
+  readLog(afterSeq: number): Promise<JobEvent[]> {
+    return this.#o.store.readEvents(this.id, afterSeq);
+  }
+
+  /**
+   * Appends an event: memory now, then disk, then watchers. The seq is given at the call, so events
+   * keep the order of the calls; the promise settles when the event is on disk. Appends are group
+   * committed: callers on a hot path (the worker's output) need not wait for one before the next.
+   * A failed write fails the caller, and the job (see #failLog).
+   */
+  append(kind: EventKind): Promise<JobEvent> {
+    if (this.logFailure) return Promise.reject(this.logFailureStatus());
+    const event: JobEvent = {
+      seq: this.job.lastSeq + 1,
+      time: new Date(),
+      jobId: this.id,
+      attempt: this.job.attempt,
+      kind,
+    };
+    applyEvent(this.job, event);
+    this.events?.push(event);
+    return this.#o.store.append(event).then(
+      () => {
+        // Appends to one log complete in order, so the durable mark only moves forward, seq by seq.
+        this.durableSeq = Math.max(this.durableSeq, event.seq);
+        this.#wake();
+        return event;
+      },
+      (error: unknown) => {
+        this.#failLog(error as Error);
+        throw toStatusError(error);
+      },
+    );
+  }
+
+  /** Appends a state change from the current state. */
+  changeState(state: JobState, reason = ''): Promise<JobEvent> {
+    return this.append({ $case: 'stateChanged', value: { state, previous: this.job.state, reason } });
+  }
+
+  /** After a terminal event: flush the log, release memory once watchers have what they need. */
+  async finish(): Promise<void> {
+    await this.#o.store.closeLog(this.id);
+    this.events = undefined;
+  }
+
+  /** Resolves on the next durable event, log failure, or abort. */
+  changed(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        this.#wakers.delete(wake);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      this.#wakers.add(wake);
+      signal.addEventListener('abort', wake);
+    });
+  }
+
+  /** The status a watcher ends with once the log has failed. */
+  logFailureStatus(): StatusError {
+    const cause = toStatusError(this.logFailure);
+    return new StatusError(
+      cause.code,
+      `job ${this.id} was stopped: its event log could not be written (${cause.details})`,
+    );
+  }
+
+  #wake(): void {
+    for (const wake of [...this.#wakers]) wake();
+  }
+
+  /**
+   * The job's log cannot be written (it gave up retrying a full disk). Nothing the job does from now
+   * on could be recorded, so it stops: its worker is killed, watchers end with the error, and its
+   * summary says FAILED. The log on disk ends with the last event written; a restarted agent finds
+   * the job running there and records it INTERRUPTED, so it can be resumed once there is space.
+   */
+  #failLog(error: Error): void {
+    if (this.logFailure) return;
+    this.logFailure = error;
+    this.#o.log(`job ${this.id}: its event log could not be written: ${error.message}`);
+    if (!isTerminal(this.job.state)) {
+      this.job.state = JobState.JOB_STATE_FAILED;
+      this.job.stateReason = `its event log could not be written: ${error.message}`;
+    }
+    this.#o.onLogFailure();
+    this.#wake();
+  }
+}
