@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Installs what is missing, and nothing else: Node dependencies (npm ci when package-lock.json
 // changed), the build (turbo caches it), and the worker's Python virtualenv. Safe to run any time;
-// a no-op takes a few seconds. Used by `npm run demo`, `npm test` and `npm run bench`.
+// a no-op takes a few seconds. Used by `npm run demo`, `npm test` and `npm run bench`. With
+// --test-tools (npm test) also the Python tools only the tests use (requirements-dev.txt: nbformat,
+// jupyter_server and ipykernel for a real Jupyter server), into the worker's virtualenv.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -33,3 +35,15 @@ say('building the packages (turbo reuses what has not changed)');
 run(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--output-logs=errors-only']);
 
 run(join(root, 'packages', 'gpu-agent', 'python', 'setup-venv.sh'), []);
+
+if (process.argv.includes('--test-tools')) {
+  const python = join(root, 'packages', 'gpu-agent', 'python', '.venv', 'bin', 'python');
+  try {
+    execFileSync(python, ['-c', 'import nbformat, jupyter_server, ipykernel'], { stdio: 'ignore' });
+    say('test tools are up to date (nbformat, jupyter_server, ipykernel)');
+  } catch {
+    say('installing the test tools (requirements-dev.txt: nbformat, jupyter_server, ipykernel)');
+    const dev = join(root, 'packages', 'gpu-agent', 'python', 'requirements-dev.txt');
+    run(python, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', dev]);
+  }
+}

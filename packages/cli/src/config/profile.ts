@@ -57,7 +57,7 @@ export async function resolveAgentUrl(flag: string | undefined): Promise<string 
   return flag || process.env.GPULINK_URL || (await readProfile())?.url;
 }
 
-/** An agent URL with its token replaced, for messages. */
+/** An agent URL with its tokens replaced (the agent's, and a Jupyter server's), for messages. */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]+@/, '//***@');
+  return url.replace(/\/\/[^@/]+@/, '//***@').replace(/([?&]jupyter_token=)[^&#]*/, '$1***');
 }

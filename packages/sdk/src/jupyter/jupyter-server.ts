@@ -162,10 +162,14 @@ export async function checkServer(server: JupyterServer, timeoutMs = 20_000): Pr
 }
 
 /**
- * The session path of gpulink's dedicated kernel: every gpulink client of a server shares it. No folder
- * in it, so the kernel runs in the server's root dir, where the Contents API puts uploads.
+ * The session path of gpulink's dedicated kernel of a kernel spec: every gpulink client of a server
+ * shares it (jupyter_server answers a session for an existing path with that session, whatever kernel
+ * it asks for, hence one path per spec). No folder in it, so the kernel runs in the server's root dir,
+ * where the Contents API puts uploads.
  */
-export const relaySessionPath = 'gpulink-relay';
+export function relaySessionPath(kernelName: string): string {
+  return `gpulink-relay-${kernelName}`;
+}
 
 /**
  * Starts gpulink's dedicated kernel, or reuses it when it runs (jupyter_server answers a session for
@@ -179,7 +183,7 @@ export async function openDedicatedKernel(
   let model: Session.IModel;
   try {
     model = await SessionAPI.startSession(
-      { path: relaySessionPath, name: 'gpulink', type: 'gpulink', kernel: { name: kernelName } },
+      { path: relaySessionPath(kernelName), name: 'gpulink', type: 'gpulink', kernel: { name: kernelName } },
       settings,
     );
   } catch (error) {

@@ -66,7 +66,7 @@ function jupyterUrl(options: { port?: number; token?: string } = {}): string {
 async function inRelayKernel<T>(code: string): Promise<T> {
   const settings = serverSettings({ baseUrl: jupyter.baseUrl, token: jupyter.token });
   const sessions = await SessionAPI.listRunning(settings);
-  const model = sessions.find((s) => s.path === relaySessionPath)?.kernel;
+  const model = sessions.find((s) => s.path === relaySessionPath('python3'))?.kernel;
   if (!model) throw new Error("gpulink's kernel is not running");
   const kernel = new KernelConnection({ model, serverSettings: settings, handleComms: false });
   try {
