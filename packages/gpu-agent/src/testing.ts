@@ -131,3 +131,10 @@ export {
   type TestJupyterServerOptions,
 } from './test-utils/jupyter-server.js';
 export { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';
+
+export {
+  type AltName,
+  type CertificatePair,
+  type CertificateRequest,
+  makeCertificate,
+} from './tls/make-certificate.js';

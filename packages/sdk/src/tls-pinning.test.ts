@@ -1,15 +1,11 @@
 // The pin is enforced by grpc-js itself on every connection, not only by the first handshake: these
 // tests run grpc-js against TLS servers whose certificates differ from the pinned one in each way that
-// matters, using certificates made here with openssl.
-import { execFileSync } from 'node:child_process';
+// matters, using certificates made here in-process.
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type CertificateRequest, makeCertificate } from '@gpulink/gpu-agent/testing';
 import { Client, Server, ServerCredentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GpulinkError } from './errors.js';
-import { writeSelfSignedCertificate } from './test-utils/self-signed.js';
 import { fetchPinnedCertificate, pinnedCredentials } from './tls-pinning.js';
 
 interface Identity {
@@ -18,7 +14,6 @@ interface Identity {
   fp: string;
 }
 
-let dir: string;
 /** Self-signed CA:TRUE, like an agent's certificate. */
 let pinned: Identity;
 /** Signed by `pinned`'s key: it passes the chain check when `pinned` is the root. */
@@ -30,55 +25,22 @@ const servers: Server[] = [];
 const fingerprint = (pem: string) =>
   new X509Certificate(pem).fingerprint256.replaceAll(':', '').toLowerCase();
 
-async function selfSigned(name: string): Promise<Identity> {
-  const { keyPath: key, certPath: cert } = writeSelfSignedCertificate(dir, name, '/CN=gpulink-agent', [
-    'basicConstraints=critical,CA:TRUE',
-    'subjectAltName=DNS:gpulink-agent',
-  ]);
-  const pem = await readFile(cert, 'utf8');
-  return { cert: pem, key: await readFile(key, 'utf8'), fp: fingerprint(pem) };
+function selfSigned(): Promise<Identity> {
+  return makeIdentity({ ca: true });
 }
 
-async function signedBy(parent: string, name: string): Promise<Identity> {
-  const key = join(dir, `${name}.key`);
-  const csr = join(dir, `${name}.csr`);
-  const cert = join(dir, `${name}.crt`);
-  const ext = join(dir, `${name}.ext`);
-  await writeFile(ext, 'subjectAltName=DNS:gpulink-agent\nextendedKeyUsage=serverAuth\n');
-  execFileSync('openssl', [
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-subj',
-    '/CN=gpulink-agent',
-    '-keyout',
-    key,
-    '-out',
-    csr,
-  ]);
-  execFileSync('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    csr,
-    '-CA',
-    join(dir, `${parent}.crt`),
-    '-CAkey',
-    join(dir, `${parent}.key`),
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    ext,
-    '-out',
-    cert,
-  ]);
-  const pem = await readFile(cert, 'utf8');
-  return { cert: pem, key: await readFile(key, 'utf8'), fp: fingerprint(pem) };
+function signedBy(parent: Identity): Promise<Identity> {
+  return makeIdentity({ issuer: { certPem: parent.cert, keyPem: parent.key } });
+}
+
+async function makeIdentity(o: Pick<CertificateRequest, 'ca' | 'issuer'>): Promise<Identity> {
+  const { certPem, keyPem } = await makeCertificate({
+    commonName: 'gpulink-agent',
+    altNames: [{ dns: 'gpulink-agent' }],
+    validDays: 2,
+    ...o,
+  });
+  return { cert: certPem, key: keyPem, fp: fingerprint(certPem) };
 }
 
 async function tlsServer(identity: Identity): Promise<number> {
@@ -109,15 +71,13 @@ function grpcConnects(port: number, root: string, fp: string): Promise<true | Er
 const noLimits = { signal: undefined, deadline: undefined };
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'gpulink-pin-'));
-  pinned = await selfSigned('pinned');
-  child = await signedBy('pinned', 'child');
-  stranger = await selfSigned('stranger');
+  pinned = await selfSigned();
+  child = await signedBy(pinned);
+  stranger = await selfSigned();
 });
 
-afterAll(async () => {
+afterAll(() => {
   for (const s of servers) s.forceShutdown();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('grpc-js with pinned credentials', () => {

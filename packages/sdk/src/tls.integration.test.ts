@@ -1,14 +1,18 @@
 // TLS with a pinned certificate against the real agent (`serve --tls`): the URL it prints works, a
 // wrong fingerprint refuses to connect, and a machine in the middle that swaps certificates after the
-// first handshake is refused by grpc-js itself.
-import { stat } from 'node:fs/promises';
+// first handshake is refused by grpc-js itself. The certificate is made in-process: an agent whose PATH
+// has no openssl serves TLS all the same.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentUrl } from './agent-url.js';
 import { connect } from './client.js';
 import { GpulinkError, isUnauthenticated, isUnavailable } from './errors.js';
-import { startTestAgent, type TestAgent } from './test-utils/real-agent.js';
+import { findTestTool, startTestAgent, type TestAgent, workerPython } from './test-utils/real-agent.js';
 
 let agent: TestAgent;
 /** A second agent with the same token and its own certificate: the impostor. */
@@ -89,6 +93,31 @@ describe('an agent started with --tls', () => {
       expect(connections).toBeGreaterThan(1);
     } finally {
       await new Promise<void>((resolve) => relay.close(() => resolve()));
+    }
+  });
+});
+
+describe('an agent whose PATH has no openssl', () => {
+  it('makes its certificate and serves TLS that the SDK pins', async () => {
+    // PATH holds the node that runs the agent and the Python its jobs use, nothing else.
+    const bin = await mkdtemp(join(tmpdir(), 'gpulink-no-openssl-'));
+    const python = workerPython();
+    const pythonPath = isAbsolute(python) ? python : findTestTool(python, 'a Python 3');
+    if (!pythonPath) throw new Error(`no ${python} to put on the agent's PATH`);
+    await symlink(process.execPath, join(bin, 'node'));
+    await symlink(pythonPath, join(bin, 'python3'));
+    const env = { PATH: bin, GPULINK_PYTHON: pythonPath };
+    const lookup = await promisify(execFile)('openssl', ['version'], { env }).catch((e: unknown) => e);
+    expect((lookup as NodeJS.ErrnoException).code).toBe('ENOENT');
+    const bare = await startTestAgent({ extraArgs: ['--tls'], env });
+    try {
+      expect(bare.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+      await using client = await connect(bare.url);
+      expect(client.info.agentVersion).toMatch(/^\d+\.\d+\.\d+/);
+      expect(await client.jobs.list()).toEqual([]);
+    } finally {
+      await bare.stop();
+      await rm(bin, { recursive: true, force: true });
     }
   });
 });

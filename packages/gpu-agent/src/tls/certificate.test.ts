@@ -1,11 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openStateDir, type StateLayout } from '../state/state-dir.js';
 import { fingerprintOf, loadOrCreateCertificate } from './certificate.js';
+import { x509 } from './x509.js';
 
 let root: string;
 let layout: StateLayout;
@@ -40,11 +40,31 @@ describe('the agent certificate', () => {
     expect(logged).toEqual([]);
   });
 
-  it('has the fingerprint openssl computes (SHA-256 of the DER bytes)', async () => {
+  it('has an EC P-256 key and the names, usages and constraints clients rely on', async () => {
+    const { certPem, keyPem } = await loadOrCreateCertificate(layout, log);
+    const cert = new X509Certificate(certPem);
+    expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    expect(cert.checkPrivateKey(createPrivateKey(keyPem))).toBe(true);
+    expect(keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
+    expect(cert.issuer).toBe(cert.subject);
+    expect(cert.subjectAltName).toBe(
+      'DNS:gpulink-agent, DNS:localhost, IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1',
+    );
+    expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']); // Node lists the extended usages: serverAuth
+    const parsed = new x509.X509Certificate(certPem);
+    const constraints = parsed.getExtension(x509.BasicConstraintsExtension);
+    expect([constraints?.ca, constraints?.critical]).toEqual([true, true]);
+    const usages = parsed.getExtension(x509.KeyUsagesExtension);
+    expect(usages?.critical).toBe(true);
+    expect(usages?.usages).toBe(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign);
+    expect(parsed.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId).toMatch(/^[0-9a-f]{40}$/);
+    expect(parsed.signatureAlgorithm).toMatchObject({ name: 'ECDSA', hash: { name: 'SHA-256' } });
+  });
+
+  it('has the fingerprint openssl computes: SHA-256 of the DER bytes, lowercase hex', async () => {
     const { certPem, fingerprint } = await loadOrCreateCertificate(layout, log);
-    const out = execFileSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: certPem });
-    const expected = /=([0-9A-F:]+)/.exec(out.toString())?.[1]?.replaceAll(':', '').toLowerCase();
-    expect(fingerprint).toBe(expected);
+    const der = Buffer.from(certPem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64');
+    expect(fingerprint).toBe(createHash('sha256').update(der).digest('hex'));
     expect(fingerprintOf(certPem)).toBe(fingerprint);
   });
 

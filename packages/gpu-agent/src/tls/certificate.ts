@@ -1,12 +1,10 @@
 // The agent's TLS identity: one self-signed certificate made at first start and kept in the state dir.
 // Clients do not check it against any CA; they pin its SHA-256 fingerprint, which the agent prints in
 // its URL (`?fp=`), so the certificate needs no real host name and survives the tunnel's address changing.
-import { execFile } from 'node:child_process';
-import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { chmod, readFile } from 'node:fs/promises';
 import { type StateLayout, writeFileAtomic } from '../state/state-dir.js';
+import { makeCertificate } from './make-certificate.js';
 
 /** The certificate and key the agent serves TLS with. */
 export interface AgentCertificate {
@@ -38,10 +36,14 @@ export async function loadOrCreateCertificate(
   const existing = await readCertificate(layout);
   if (existing.ok) return existing.certificate;
   if (existing.problem) log(`${existing.problem}: making a new TLS certificate (the URL's fp= changes)`);
-  const keyPem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
-  const certPem = await signSelf(keyPem, layout.tmpDir);
+  // CA:TRUE lets a client trust this very certificate as its own root, which is how the SDK pins it
+  // with grpc-js.
+  const { certPem, keyPem } = await makeCertificate({
+    commonName: CERTIFICATE_NAME,
+    altNames: [{ dns: CERTIFICATE_NAME }, { dns: 'localhost' }, { ip: '127.0.0.1' }, { ip: '::1' }],
+    validDays: VALID_DAYS,
+    ca: true,
+  });
   // The key first: a crash between the two writes leaves a mismatched pair, which the next start
   // detects and replaces, never a certificate whose key is missing.
   await writeFileAtomic(layout.tlsKeyFile, keyPem);
@@ -78,65 +80,4 @@ async function readCertificate(layout: StateLayout): Promise<ReadResult> {
   // Files copied in by hand (or restored from a backup) may be readable by others; the key must not be.
   await Promise.all([layout.tlsCertFile, layout.tlsKeyFile].map((f) => chmod(f, 0o600)));
   return { ok: true, certificate: { certPem, keyPem, fingerprint: fingerprintOf(certPem) } };
-}
-
-/**
- * Signs a certificate for `keyPem` with the `openssl` program, present on Linux, macOS and Colab; Node
- * can make keys but not certificates. CA:TRUE lets a client trust this very certificate as its own
- * root, which is how the SDK pins it with grpc-js.
- */
-async function signSelf(keyPem: string, tmpDir: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpDir, 'tls-'));
-  try {
-    const keyFile = join(dir, 'key.pem');
-    const configFile = join(dir, 'openssl.cnf');
-    const certFile = join(dir, 'cert.pem');
-    await writeFile(keyFile, keyPem, { mode: 0o600 });
-    // A config file rather than -addext: LibreSSL (macOS) and OpenSSL 1.1 read it the same way.
-    await writeFile(
-      configFile,
-      [
-        '[req]',
-        'distinguished_name = dn',
-        'prompt = no',
-        'x509_extensions = agent',
-        '[dn]',
-        `CN = ${CERTIFICATE_NAME}`,
-        '[agent]',
-        'basicConstraints = critical, CA:TRUE',
-        'keyUsage = critical, digitalSignature, keyCertSign',
-        'extendedKeyUsage = serverAuth',
-        `subjectAltName = DNS:${CERTIFICATE_NAME}, DNS:localhost, IP:127.0.0.1, IP:::1`,
-        'subjectKeyIdentifier = hash',
-        '',
-      ].join('\n'),
-    );
-    try {
-      await promisify(execFile)('openssl', [
-        'req',
-        '-new',
-        '-x509',
-        '-sha256',
-        '-days',
-        String(VALID_DAYS),
-        '-key',
-        keyFile,
-        '-config',
-        configFile,
-        '-out',
-        certFile,
-      ]);
-    } catch (error) {
-      const e = error as NodeJS.ErrnoException & { stderr?: string };
-      if (e.code === 'ENOENT') {
-        throw new Error(
-          'making the TLS certificate needs the openssl program, which is not on PATH (apt-get install openssl, brew install openssl)',
-        );
-      }
-      throw new Error(`openssl could not make the TLS certificate: ${e.stderr?.trim() || e.message}`);
-    }
-    return await readFile(certFile, 'utf8');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 }

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeSelfSignedCertificate } from './self-signed.js';
+import { makeCertificate } from '@gpulink/gpu-agent/testing';
 
 export interface NginxProxy {
   readonly port: number;
@@ -27,7 +27,14 @@ async function freePort(): Promise<number> {
 /** Proxies `https://127.0.0.1:<port>/gpulink` (WebSocket upgrades included) to `127.0.0.1:<upstreamPort>`. */
 export async function startNginxProxy(nginx: string, upstreamPort: number): Promise<NginxProxy> {
   const dir = await mkdtemp(join(tmpdir(), 'gpulink-nginx-'));
-  writeSelfSignedCertificate(dir, 'edge', '/CN=127.0.0.1', ['subjectAltName=IP:127.0.0.1']);
+  const edge = await makeCertificate({
+    commonName: '127.0.0.1',
+    altNames: [{ ip: '127.0.0.1' }],
+    validDays: 2,
+    ca: true,
+  });
+  await writeFile(join(dir, 'edge.crt'), edge.certPem);
+  await writeFile(join(dir, 'edge.key'), edge.keyPem, { mode: 0o600 });
   const port = await freePort();
   const config = `
 daemon off;
@@ -89,7 +96,7 @@ http {
   }
   return {
     port,
-    caPem: await readFile(join(dir, 'edge.crt'), 'utf8'),
+    caPem: edge.certPem,
     accessLog: () => readFile(join(dir, 'access.log'), 'utf8').catch(() => ''),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
