@@ -6,7 +6,9 @@ export default defineConfig({
     {
       name: 'python-source-as-text',
       transform(code: string, id: string) {
-        return id.endsWith('.py') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+        return id.endsWith('.py')
+          ? { code: `export default ${JSON.stringify(code)};`, map: null }
+          : undefined;
       },
     },
   ],
