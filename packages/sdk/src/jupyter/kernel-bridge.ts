@@ -23,7 +23,7 @@ export interface KernelBridgeOptions {
   window?: number;
   /** Heartbeat period; the relay ends a connection after `idleS` without one. @default 10000 */
   heartbeatMs?: number;
-  /** @default 60 */
+  /** Three missed heartbeats. @default 30 */
   idleS?: number;
 }
 
@@ -226,7 +226,7 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
         carried.comm = comm;
         comm.onMsg = (msg) => onRelayMessage(carried, msg);
         comm.onClose = () => end(carried);
-        comm.open({ port: agentPort, window, client, generation, idle_s: options.idleS ?? 60 });
+        comm.open({ port: agentPort, window, client, generation, idle_s: options.idleS ?? 30 });
       },
       () => end(carried),
     );

@@ -1,7 +1,10 @@
 // gpulink+jupyter:// against a real Jupyter server (jupyter_server + ipykernel) and the real agent on
 // its loopback with TLS: calls, a job's events and an artifact through the kernel relay; a proxy in
 // front of the server that cuts its connections mid-job; a kernel killed mid-job; a wrong token.
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   startJupyterServer,
   startTcpProxy,
@@ -201,6 +204,34 @@ describe('gpulink+jupyter:// through a real Jupyter server', () => {
       'print(__import__("json").dumps({"pid": __import__("os").getpid()}))',
     );
     expect(after).toBeGreaterThan(0);
+  });
+
+  it('leaves no relay, thread or socket in the kernel after its client is killed mid-stream (its heartbeat stops)', async () => {
+    await using direct = await connect(agent.url);
+    const job = await runLines(direct, 2000, 0.05);
+    const sdk = fileURLToPath(new URL('../../dist/index.js', import.meta.url));
+    const watcher = join(dir, 'watcher.mjs');
+    await writeFile(
+      watcher,
+      `const { connect } = await import(${JSON.stringify(sdk)});
+const agent = await connect(process.argv[2]);
+for await (const e of (await agent.jobs.get(process.argv[3])).events()) if (e.seq === 20) console.log('watching');`,
+    );
+    const child = spawn(process.execPath, [watcher, jupyterUrl(), job.id], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('watching') && resolve()),
+    );
+    expect((await relayStatus()).relays).toBeGreaterThanOrEqual(1);
+    child.kill('SIGKILL');
+    await eventually(
+      async () => (await relayStatus()).relays === 0,
+      "the killed client's relays to end",
+      150_000,
+    );
+    expect(await relayStatus()).toEqual({ relays: 0, threads: 0 });
+    await job.cancel();
   });
 
   it('refuses a wrong Jupyter token, naming the server and not echoing the token', async () => {
