@@ -259,6 +259,15 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
       const kernel = current;
       current = undefined;
       ready = undefined;
+      // The comm closes are queued on the kernel WebSocket; a reply to a later shell message says the
+      // kernel has handled them, so the relays end now, not at their idle limit (an agent stopping
+      // gracefully waits for its connections to go).
+      if (kernel?.connectionStatus === 'connected') {
+        await Promise.race([
+          kernel.requestKernelInfo().catch(() => undefined),
+          new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+        ]);
+      }
       kernel?.dispose();
     },
   };
