@@ -11,7 +11,7 @@ import {
 import type { Command } from 'commander';
 import { agentPackage } from '../config/agent-package.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
-import { CliError, type GlobalOptions, outputMode, printJson, printLine } from './context.js';
+import { CliError, EXIT, type GlobalOptions, outputMode, printJson, printLine } from './context.js';
 import { formatBytes } from './format.js';
 
 export interface AttachCommandOptions extends GlobalOptions {
@@ -61,7 +61,8 @@ export async function attachAndSave(
       onStep: say,
     });
   } catch (error) {
-    if (isGpulinkError(error)) throw new CliError(`cannot attach: ${error.message}`);
+    if (isGpulinkError(error))
+      throw new CliError(`cannot attach: ${error.message}`, EXIT.error, { cause: error });
     throw error;
   }
   say('connect', 'connecting through the kernel relay');

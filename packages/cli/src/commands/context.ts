@@ -1,17 +1,8 @@
 import { type AgentClient, connect, isGpulinkError } from '@gpulink/sdk';
 import { redactUrl, resolveAgentUrl } from '../config/profile.js';
+import { CliError } from './cli-error.js';
 
-/** Exit codes: what happened, for scripts. */
-export const EXIT = {
-  ok: 0,
-  /** The command could not do its work (no agent, bad input, a refused call). */
-  error: 1,
-  usage: 2,
-  /** The job it followed FAILED. */
-  jobFailed: 3,
-  /** The job it followed was CANCELLED or INTERRUPTED. */
-  jobStopped: 4,
-} as const;
+export { CliError, EXIT } from './cli-error.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -34,16 +25,6 @@ export function printJson(value: unknown): void {
 
 export function printLine(text = ''): void {
   process.stdout.write(`${text}\n`);
-}
-
-/** A failure the command explains in one line and maps to an exit code. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.error,
-  ) {
-    super(message);
-  }
 }
 
 /** Connects to the configured agent, or says how to get one. */
