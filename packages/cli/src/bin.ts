@@ -3,6 +3,7 @@ import { isGpulinkError } from '@gpulink/sdk';
 import { Command } from 'commander';
 import { registerAgentCommands } from './commands/agent-commands.js';
 import { registerAttach } from './commands/attach.js';
+import { registerColab } from './commands/colab.js';
 import { CliError, connectAgent, EXIT, outputMode } from './commands/context.js';
 import { registerDemo } from './commands/demo.js';
 import { registerJobs } from './commands/jobs.js';
@@ -34,6 +35,7 @@ const program = new Command('gpulink')
 
 registerAgentCommands(program);
 registerAttach(program);
+registerColab(program);
 registerTrain(program);
 registerJobs(program);
 registerDemo(program);

@@ -11,7 +11,15 @@ import {
 import type { Command } from 'commander';
 import { agentPackage } from '../config/agent-package.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
-import { CliError, type GlobalOptions, outputMode, printJson, printLine } from './context.js';
+import {
+  CliError,
+  EXIT,
+  freshAgentUrl,
+  type GlobalOptions,
+  outputMode,
+  printJson,
+  printLine,
+} from './context.js';
 import { formatBytes } from './format.js';
 
 export interface AttachCommandOptions extends GlobalOptions {
@@ -61,7 +69,8 @@ export async function attachAndSave(
       onStep: say,
     });
   } catch (error) {
-    if (isGpulinkError(error)) throw new CliError(`cannot attach: ${error.message}`);
+    if (isGpulinkError(error))
+      throw new CliError(`cannot attach: ${error.message}`, EXIT.error, { cause: error });
     throw error;
   }
   say('connect', 'connecting through the kernel relay');
@@ -91,7 +100,7 @@ export async function detachAndForget(options: GlobalOptions): Promise<boolean> 
     throw new CliError('the current profile is not an attached Jupyter host (see gpulink attach)');
   let stopped: boolean;
   try {
-    stopped = await detachJupyter(profile.url, { stateDir: profile.attached.stateDir });
+    stopped = await detachJupyter(await freshAgentUrl(profile.url), { stateDir: profile.attached.stateDir });
   } catch (error) {
     if (isGpulinkError(error)) throw new CliError(`cannot detach: ${error.message}`);
     throw error;

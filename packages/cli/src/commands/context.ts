@@ -1,17 +1,9 @@
-import { type AgentClient, connect, isGpulinkError } from '@gpulink/sdk';
-import { redactUrl, resolveAgentUrl } from '../config/profile.js';
+import { type AgentClient, connect, isGpulinkError, isUnauthenticated } from '@gpulink/sdk';
+import { readProfile, redactUrl, resolveAgentUrl, writeProfile } from '../config/profile.js';
+import { CliError, EXIT } from './cli-error.js';
+import { colabSessionOf, withFreshColabToken } from './colab-cli.js';
 
-/** Exit codes: what happened, for scripts. */
-export const EXIT = {
-  ok: 0,
-  /** The command could not do its work (no agent, bad input, a refused call). */
-  error: 1,
-  usage: 2,
-  /** The job it followed FAILED. */
-  jobFailed: 3,
-  /** The job it followed was CANCELLED or INTERRUPTED. */
-  jobStopped: 4,
-} as const;
+export { CliError, EXIT } from './cli-error.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -36,30 +28,49 @@ export function printLine(text = ''): void {
   process.stdout.write(`${text}\n`);
 }
 
-/** A failure the command explains in one line and maps to an exit code. */
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.error,
-  ) {
-    super(message);
+const sayOnStderr = (message: string) => process.stderr.write(`${message}\n`);
+
+/**
+ * The agent URL with its Colab session's current runtime-proxy token (refreshed through Google's Colab
+ * CLI when due, or at once with `force`), saved into the profile when it came from there. Every
+ * command that reaches an attached agent goes through here.
+ */
+export async function freshAgentUrl(url: string, force = false): Promise<string> {
+  const fresh = await withFreshColabToken(url, { force, say: sayOnStderr });
+  if (fresh !== url) {
+    const profile = await readProfile();
+    if (profile?.url === url) await writeProfile({ ...profile, url: fresh });
+  }
+  return fresh;
+}
+
+async function connectOrExplain(url: string): Promise<AgentClient> {
+  try {
+    return await connect(url);
+  } catch (error) {
+    if (isGpulinkError(error))
+      throw new CliError(`cannot reach the agent at ${redactUrl(url)}: ${error.message}`, EXIT.error, {
+        cause: error,
+      });
+    throw error;
   }
 }
 
 /** Connects to the configured agent, or says how to get one. */
 export async function connectAgent(options: GlobalOptions): Promise<AgentClient> {
-  const url = await resolveAgentUrl(options.url);
-  if (!url) {
+  const configured = await resolveAgentUrl(options.url);
+  if (!configured) {
     throw new CliError(
       'no agent configured: run `gpulink up` to start a local one, or `gpulink connect URL` for a remote one',
     );
   }
+  const url = await freshAgentUrl(configured);
   try {
-    return await connect(url);
+    return await connectOrExplain(url);
   } catch (error) {
-    if (isGpulinkError(error))
-      throw new CliError(`cannot reach the agent at ${redactUrl(url)}: ${error.message}`);
-    throw error;
+    // Colab's runtime proxy can refuse a token before the time the session file gives: refresh it once.
+    if (!(colabSessionOf(url) && isUnauthenticated((error as CliError).cause))) throw error;
+    return connectOrExplain(await freshAgentUrl(url, true));
   }
 }
 
