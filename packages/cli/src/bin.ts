@@ -2,10 +2,12 @@
 import { isGpulinkError } from '@gpulink/sdk';
 import { Command } from 'commander';
 import { registerAgentCommands } from './commands/agent-commands.js';
-import { CliError, connectAgent, EXIT, outputMode } from './commands/context.js';
+import { CliError, connectAgent, EXIT, endQuietlyOnClosedPipe, outputMode } from './commands/context.js';
 import { registerDemo } from './commands/demo.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerTrain } from './commands/train.js';
+
+endQuietlyOnClosedPipe();
 
 const program = new Command('gpulink')
   .description(

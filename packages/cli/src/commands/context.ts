@@ -27,6 +27,20 @@ export function outputMode(options: GlobalOptions): OutputMode {
   return process.stdout.isTTY && process.stdin.isTTY ? 'interactive' : 'plain';
 }
 
+/**
+ * A reader that closed its end of stdout (`gpulink jobs | head -1`) wants no more: the command ends
+ * there with exit 0, as a Unix tool killed by SIGPIPE would end, rather than with a stack trace.
+ * Node ignores SIGPIPE, so the closed pipe shows up as an EPIPE error on the stream instead.
+ */
+export function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(EXIT.ok);
+    });
+  }
+}
+
 /** One NDJSON record: dates as ISO strings, stable field names from the SDK's types. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);

@@ -1,0 +1,29 @@
+// The built `gpulink` as plain processes (pipes, not a terminal) against a real agent.
+import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isolatedHome, runGpulink } from './test-utils/run-cli.js';
+
+let agent: TestAgent;
+let env: Record<string, string>;
+const gpulink = (args: string[], options: Parameters<typeof runGpulink>[1] = {}) =>
+  runGpulink(args, { ...options, env: { ...env, ...options.env } });
+
+beforeAll(async () => {
+  agent = await startTestAgent();
+  env = { ...(await isolatedHome()), GPULINK_URL: agent.url };
+});
+
+afterAll(async () => {
+  await agent?.stop();
+});
+
+describe('a closed pipe', () => {
+  it.each(['jobs', 'doctor', 'info --json'])(
+    '`gpulink %s | head -0` ends quietly, with exit 0',
+    async (args) => {
+      const run = await gpulink(args.split(' '), { closeStdout: true });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+    },
+  );
+});
