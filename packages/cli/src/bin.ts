@@ -9,34 +9,43 @@ import { registerTrain } from './commands/train.js';
 
 endQuietlyOnClosedPipe();
 
+// Settings here are inherited by every command registered below.
 const program = new Command('gpulink')
   .description(
     'Train fastai models on a GPU somewhere else, and watch it as if it were local.\nRun `gpulink` alone in a terminal for the live dashboard.',
   )
   .option('--url <url>', 'agent URL (default: $GPULINK_URL, then the saved profile)')
-  .showHelpAfterError()
+  .helpCommand(true)
+  .showHelpAfterError('(run `gpulink help COMMAND` for its usage)')
+  // Commander has already printed what was wrong; its own exit status for that is 1, the README's is 2.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage))
   .addHelpText(
     'after',
     '\nGet started:\n  gpulink demo            train a digit classifier on a local agent, live\n  gpulink up              start the local agent;  gpulink connect URL  for a remote one',
-  )
-  .action(async (o: { url?: string }) => {
-    if (outputMode({}) !== 'interactive') {
-      program.help();
-      return;
-    }
-    const agent = await connectAgent(o);
-    try {
-      const { runDashboard } = await import('./ui/render.js');
-      await runDashboard(agent);
-    } finally {
-      await agent.close();
-    }
-  });
+  );
 
 registerAgentCommands(program);
 registerTrain(program);
 registerJobs(program);
 registerDemo(program);
+
+// `gpulink` alone is the dashboard. The root command takes no arguments, but it is given room for
+// them (only the root: the commands above are registered already) so that a word that names no
+// command gets commander's "unknown command" with a suggestion, not "too many arguments".
+program.allowExcessArguments().action(async (o: { url?: string }) => {
+  if (program.args.length > 0) (program as unknown as { unknownCommand(): never }).unknownCommand();
+  if (outputMode({}) !== 'interactive') {
+    program.help();
+    return;
+  }
+  const agent = await connectAgent(o);
+  try {
+    const { runDashboard } = await import('./ui/render.js');
+    await runDashboard(agent);
+  } finally {
+    await agent.close();
+  }
+});
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   const message =

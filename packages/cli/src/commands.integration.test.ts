@@ -27,3 +27,32 @@ describe('a closed pipe', () => {
     },
   );
 });
+
+describe('usage errors', () => {
+  it('a mistyped command exits 2 and suggests the command meant', async () => {
+    const run = await gpulink(['jbos']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("unknown command 'jbos'");
+    expect(run.stderr).toContain('Did you mean jobs?');
+    expect(run.stdout).toBe('');
+  });
+
+  it.each(['jobs --nope', 'watch', 'train vision', 'data pusj'])('`gpulink %s` exits 2', async (args) => {
+    const run = await gpulink(args.split(' '));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: /);
+  });
+
+  it('`gpulink help jobs` shows the help of jobs', async () => {
+    const run = await gpulink(['help', 'jobs']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: gpulink jobs [options]');
+    expect(run.stdout).toContain('--limit <n>');
+  });
+
+  it('`gpulink --help` exits 0', async () => {
+    const run = await gpulink(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: gpulink [options] [command]');
+  });
+});
