@@ -56,3 +56,22 @@ describe('usage errors', () => {
     expect(run.stdout).toContain('Usage: gpulink [options] [command]');
   });
 });
+
+describe('numeric options', () => {
+  it.each([
+    ['jobs --limit x', "option '--limit <n>' argument 'x' is invalid"],
+    ['jobs --limit 0', "option '--limit <n>' argument '0' is invalid"],
+    ['watch job_x --after-seq -1', "option '--after-seq <n>' argument '-1' is invalid"],
+    ['stats --interval soon', "option '--interval <ms>' argument 'soon' is invalid"],
+    ['predict job_x a.png --top 2.5', "option '--top <k>' argument '2.5' is invalid"],
+    // Refused before the folder (which does not exist) is looked at, let alone uploaded.
+    ['train vision ./no-such-folder --epochs abc', "option '--epochs <n>' argument 'abc' is invalid"],
+    ['train vision ./no-such-folder --valid-pct 1.5', "option '--valid-pct <p>' argument '1.5' is invalid"],
+    ['lr-find ./no-such-folder --bs 1e3x', "option '--bs <n>' argument '1e3x' is invalid"],
+  ])('`gpulink %s` is a usage error (exit 2) that names the option', async (args, message) => {
+    const run = await gpulink(args.split(' '));
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).not.toMatch(/INTERNAL|NaN/);
+    expect(run.code).toBe(2);
+  });
+});

@@ -5,6 +5,7 @@ import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/pr
 import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
 import { uploadFolder } from './data-source.js';
 import { formatBytes, formatPercent } from './format.js';
+import { wholeNumber } from './option-values.js';
 
 export function registerAgentCommands(program: Command): void {
   program
@@ -95,16 +96,16 @@ export function registerAgentCommands(program: Command): void {
     .command('stats')
     .description("the agent machine's GPUs and RAM, as the seed notebook printed them; --watch refreshes")
     .option('--watch', 'keep refreshing')
-    .option('--interval <ms>', 'milliseconds between samples', '1000')
+    .option('--interval <ms>', 'milliseconds between samples', wholeNumber(1), 1000)
     .option('--json', 'NDJSON samples')
     .addHelpText('after', '\nExample:\n  gpulink stats --watch')
-    .action(async (o: GlobalOptions & { watch?: boolean; interval: string }, cmd: Command) => {
+    .action(async (o: GlobalOptions & { watch?: boolean; interval: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
         const abort = new AbortController();
         process.once('SIGINT', () => abort.abort());
-        for await (const s of agent.stats({ intervalMs: Number(g.interval), signal: abort.signal })) {
+        for await (const s of agent.stats({ intervalMs: g.interval, signal: abort.signal })) {
           if (mode === 'json') printJson(s);
           else {
             if (g.watch && mode === 'interactive') process.stdout.write('\x1b[H\x1b[2J');

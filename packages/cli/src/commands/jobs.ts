@@ -3,21 +3,22 @@ import type { Command } from 'commander';
 import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
 import { exitCodeFor, followJobPlain } from './follow.js';
 import { formatAge, formatBytes, formatNumber } from './format.js';
+import { wholeNumber } from './option-values.js';
 
 export function registerJobs(program: Command): void {
   program
     .command('jobs')
     .description('list jobs, newest first')
     .option('--state <states>', 'comma-separated states to show, e.g. running,queued')
-    .option('--limit <n>', 'how many', '20')
+    .option('--limit <n>', 'how many', wholeNumber(1), 20)
     .option('--json', 'one JSON object per job')
     .addHelpText('after', '\nExample:\n  gpulink jobs --state running,queued')
-    .action(async (o: GlobalOptions & { state?: string; limit: string }, cmd: Command) => {
+    .action(async (o: GlobalOptions & { state?: string; limit: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
         const jobs = await agent.jobs.list({
           states: g.state?.split(',') as JobState[] | undefined,
-          limit: Number(g.limit),
+          limit: g.limit,
         });
         if (outputMode(g) === 'json') {
           for (const j of jobs) printJson(j);
@@ -43,10 +44,10 @@ export function registerJobs(program: Command): void {
   program
     .command('watch <JOB>')
     .description('follow a job live (from its first event, or after --after-seq)')
-    .option('--after-seq <n>', 'skip events up to this seq', '0')
+    .option('--after-seq <n>', 'skip events up to this seq', wholeNumber(0), 0)
     .option('--json', 'NDJSON events')
     .addHelpText('after', '\nExample:\n  gpulink watch job_0mb3k9x2a1f0c4d2e')
-    .action(async (jobId: string, o: GlobalOptions & { afterSeq: string }, cmd: Command) => {
+    .action(async (jobId: string, o: GlobalOptions & { afterSeq: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       process.exitCode = await withAgent(g, async (agent) => {
         const job = await agent.jobs.get(jobId);
@@ -55,7 +56,7 @@ export function registerJobs(program: Command): void {
           const { followInTerminal } = await import('../ui/render.js');
           return followInTerminal(agent, job);
         }
-        return exitCodeFor(await followJobPlain(job, mode, { afterSeq: Number(g.afterSeq) }));
+        return exitCodeFor(await followJobPlain(job, mode, { afterSeq: g.afterSeq }));
       });
     });
 
