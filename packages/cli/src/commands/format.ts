@@ -37,3 +37,24 @@ export function formatAge(date: Date | undefined, now = Date.now()): string {
   if (!date) return '-';
   return `${formatDuration(now - date.getTime())} ago`;
 }
+
+/**
+ * Each id cut to the shortest prefix that no other id in `ids` starts with, and at least `minLength`
+ * long: what a list shows where the full id does not fit. Every command that takes a job accepts it.
+ */
+export function abbreviateIds(ids: readonly string[], minLength = 12): Map<string, string> {
+  const sorted = [...ids].sort();
+  const out = new Map<string, string>();
+  for (const [i, id] of sorted.entries()) {
+    // Sorted, the ids sharing the longest start with this one are its neighbours.
+    const shared = Math.max(commonStart(id, sorted[i - 1]), commonStart(id, sorted[i + 1]));
+    out.set(id, id.slice(0, Math.max(minLength, shared + 1)));
+  }
+  return out;
+}
+
+function commonStart(a: string, b: string | undefined): number {
+  let n = 0;
+  while (b !== undefined && n < a.length && a[n] === b[n]) n++;
+  return n;
+}

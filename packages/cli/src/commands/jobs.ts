@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
 import { exitCodeFor, followJobPlain } from './follow.js';
 import { formatAge, formatBytes, formatNumber } from './format.js';
+import { resolveJob } from './job-arg.js';
 import { wholeNumber } from './option-values.js';
 
 export function registerJobs(program: Command): void {
@@ -50,7 +51,7 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: string, o: GlobalOptions & { afterSeq: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       process.exitCode = await withAgent(g, async (agent) => {
-        const job = await agent.jobs.get(jobId);
+        const job = await resolveJob(agent, jobId);
         const mode = outputMode(g);
         if (mode === 'interactive') {
           const { followInTerminal } = await import('../ui/render.js');
@@ -69,7 +70,7 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: string, o: GlobalOptions & { follow?: boolean }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
-        const job = await agent.jobs.get(jobId);
+        const job = await resolveJob(agent, jobId);
         const mode = outputMode(g) === 'json' ? 'json' : 'plain';
         await followJobPlain(job, mode, { replayOnly: !g.follow, logsOnly: true });
       });
@@ -83,7 +84,8 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: string, o: GlobalOptions, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
-        const info = await agent.jobs.cancel(jobId, { reason: 'cancelled with gpulink cancel' });
+        const job = await resolveJob(agent, jobId);
+        const info = await job.cancel({ reason: 'cancelled with gpulink cancel' });
         if (outputMode(g) === 'json') printJson(info);
         else printLine(`${info.id} ${info.state === 'cancelled' ? 'cancelled' : 'is stopping'}`);
       });
@@ -104,12 +106,12 @@ export function registerJobs(program: Command): void {
       ) => {
         const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
         await withAgent(g, async (agent) => {
-          const job = await agent.jobs.get(jobId);
+          const job = await resolveJob(agent, jobId);
           const artifacts = await job.artifacts.list();
           const name = artifact ?? artifacts.find((a) => a.kind === 'model')?.name;
           if (!name)
             throw new CliError(
-              `${jobId} has no model artifact; it has: ${artifacts.map((a) => a.name).join(', ') || 'none'}`,
+              `${job.id} has no model artifact; it has: ${artifacts.map((a) => a.name).join(', ') || 'none'}`,
             );
           const { basename } = await import('node:path');
           const result = await job.artifacts.download(name, g.output ?? basename(name));

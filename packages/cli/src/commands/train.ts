@@ -2,6 +2,7 @@ import type { FitMethod, JobOptions, VisionLabels } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError, type GlobalOptions, outputMode, withAgent } from './context.js';
 import { resolveDataArg } from './data-source.js';
+import { resolveJob } from './job-arg.js';
 import { decimal, wholeNumber, wholeNumberList } from './option-values.js';
 import { followOrDetach } from './run-job.js';
 
@@ -263,9 +264,10 @@ export function registerTrain(program: Command): void {
         const names = files.map((f, i) => `${i}-${basename(f)}`);
         await Promise.all(files.map((f, i) => copyFile(f, join(staging, names[i] as string))));
         process.exitCode = await withAgent(g, async (agent) => {
+          const model = await resolveJob(agent, jobId);
           const inputs = await resolveDataArg(agent, staging, outputMode(g));
           const job = await agent.predict({
-            model: jobId,
+            model: model.id,
             inputs,
             inputPaths: names,
             topK: g.top,

@@ -1,7 +1,7 @@
 import type { AgentClient, JobInfo } from '@gpulink/sdk';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useState } from 'react';
-import { formatAge } from '../commands/format.js';
+import { abbreviateIds, formatAge } from '../commands/format.js';
 import { GpuPanel } from './components/GpuPanel.js';
 import { JobDetail } from './components/JobDetail.js';
 import { useJobView } from './hooks/use-job-view.js';
@@ -40,6 +40,7 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
   }, [agent, pollMs]);
 
   const current = jobs[Math.min(selected, Math.max(0, jobs.length - 1))];
+  const shortIds = abbreviateIds(jobs.map((j) => j.id));
   const { view } = useJobView(agent, current?.id);
 
   useInput((input, key) => {
@@ -88,7 +89,7 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
           {jobs.length === 0 ? <Text dimColor>no jobs yet — try `gpulink demo`</Text> : null}
           {jobs.map((j, i) => (
             <Text key={j.id} inverse={i === selected} wrap="truncate-end">
-              {j.id.slice(-8)} {j.state.padEnd(11)} {j.name || j.task.type}{' '}
+              {shortIds.get(j.id)} {j.state.padEnd(11)} {j.name || j.task.type}{' '}
               <Text dimColor>{formatAge(j.createdAt)}</Text>
             </Text>
           ))}

@@ -1,0 +1,160 @@
+// The built `gpulink` as plain processes (pipes, not a terminal) against a real agent.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
+import { type AgentClient, connect, type Job } from '@gpulink/sdk';
+import { render } from 'ink-testing-library';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isolatedHome, runGpulink } from './test-utils/run-cli.js';
+import { Dashboard } from './ui/Dashboard.js';
+
+let agent: TestAgent;
+let env: Record<string, string>;
+const gpulink = (args: string[], options: Parameters<typeof runGpulink>[1] = {}) =>
+  runGpulink(args, { ...options, env: { ...env, ...options.env } });
+
+beforeAll(async () => {
+  agent = await startTestAgent();
+  env = { ...(await isolatedHome()), GPULINK_URL: agent.url };
+});
+
+afterAll(async () => {
+  await agent?.stop();
+});
+
+describe('a closed pipe', () => {
+  it.each(['jobs', 'doctor', 'info --json'])(
+    '`gpulink %s | head -0` ends quietly, with exit 0',
+    async (args) => {
+      const run = await gpulink(args.split(' '), { closeStdout: true });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+    },
+  );
+});
+
+describe('usage errors', () => {
+  it('a mistyped command exits 2 and suggests the command meant', async () => {
+    const run = await gpulink(['jbos']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("unknown command 'jbos'");
+    expect(run.stderr).toContain('Did you mean jobs?');
+    expect(run.stdout).toBe('');
+  });
+
+  it.each(['jobs --nope', 'watch', 'train vision', 'data pusj'])('`gpulink %s` exits 2', async (args) => {
+    const run = await gpulink(args.split(' '));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^error: /);
+  });
+
+  it('`gpulink help jobs` shows the help of jobs', async () => {
+    const run = await gpulink(['help', 'jobs']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: gpulink jobs [options]');
+    expect(run.stdout).toContain('--limit <n>');
+  });
+
+  it('`gpulink --help` exits 0', async () => {
+    const run = await gpulink(['--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: gpulink [options] [command]');
+  });
+});
+
+describe('numeric options', () => {
+  it.each([
+    ['jobs --limit x', "option '--limit <n>' argument 'x' is invalid"],
+    ['jobs --limit 0', "option '--limit <n>' argument '0' is invalid"],
+    ['watch job_x --after-seq -1', "option '--after-seq <n>' argument '-1' is invalid"],
+    ['stats --interval soon', "option '--interval <ms>' argument 'soon' is invalid"],
+    ['predict job_x a.png --top 2.5', "option '--top <k>' argument '2.5' is invalid"],
+    // Refused before the folder (which does not exist) is looked at, let alone uploaded.
+    ['train vision ./no-such-folder --epochs abc', "option '--epochs <n>' argument 'abc' is invalid"],
+    ['train vision ./no-such-folder --valid-pct 1.5', "option '--valid-pct <p>' argument '1.5' is invalid"],
+    ['lr-find ./no-such-folder --bs 1e3x', "option '--bs <n>' argument '1e3x' is invalid"],
+  ])('`gpulink %s` is a usage error (exit 2) that names the option', async (args, message) => {
+    const run = await gpulink(args.split(' '));
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).not.toMatch(/INTERNAL|NaN/);
+    expect(run.code).toBe(2);
+  });
+});
+
+describe('commands that take a job', () => {
+  let client: AgentClient;
+  let done: Job;
+  let cancelled: Job;
+  /** The shortest prefix of `id` that no other job's id starts with. */
+  let prefixOf: (id: string) => string;
+
+  beforeAll(async () => {
+    client = await connect(agent.url);
+    const workspace = await mkdtemp(join(tmpdir(), 'gpulink-cli-script-'));
+    await writeFile(join(workspace, 'hello.py'), "print('hello from the script')\n");
+    const { dataset } = await client.datasets.upload(workspace, { hashCache: false });
+    const script = { workspace: { datasetId: dataset.id }, entrypoint: 'hello.py', gpuCount: 0 };
+    done = await client.runScript(script);
+    // Queued behind the first one (one job at a time on the CPU), so it is cancelled before it starts.
+    cancelled = await client.runScript(script);
+    await cancelled.cancel();
+    await done.wait();
+    const ids = [done.id, cancelled.id];
+    prefixOf = (id) => {
+      for (let n = 1; ; n++) {
+        const p = id.slice(0, n);
+        if (ids.every((other) => other === id || !other.startsWith(p))) return p;
+      }
+    };
+  });
+
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  it('takes any unique prefix of a job id', async () => {
+    const logs = await gpulink(['logs', prefixOf(done.id)]);
+    expect(logs.stderr).toBe('');
+    expect(logs.stdout).toContain('hello from the script');
+    expect(logs.code).toBe(0);
+    const watched = await gpulink(['watch', prefixOf(cancelled.id), '--json']);
+    const last = JSON.parse(watched.stdout.trim().split('\n').at(-1) ?? '{}') as { jobId?: string };
+    expect(last.jobId).toBe(cancelled.id);
+    expect(watched.code).toBe(4);
+  });
+
+  it('takes the ids the dashboard shows', async () => {
+    const dashboard = render(<Dashboard agent={client} pollMs={200} />);
+    try {
+      let frame = '';
+      for (let i = 0; i < 100 && !frame.includes('succeeded'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        frame = dashboard.lastFrame() ?? '';
+      }
+      const row = frame.split('\n').find((l) => l.includes('succeeded')) ?? '';
+      const shown = /([0-9a-z_]+) succeeded/.exec(row)?.[1] ?? '';
+      expect(shown.length).toBeLessThan(done.id.length);
+      const logs = await gpulink(['logs', shown]);
+      expect(logs.stderr).toBe('');
+      expect(logs.stdout).toContain('hello from the script');
+    } finally {
+      dashboard.unmount();
+    }
+  });
+
+  it('names the jobs a prefix matches when it matches several', async () => {
+    const run = await gpulink(['cancel', 'job_']);
+    expect(run.stderr).toContain('INVALID_ARGUMENT');
+    expect(run.stderr).toContain(done.id);
+    expect(run.stderr).toContain(cancelled.id);
+    expect(run.code).toBe(2);
+    expect((await done.refresh()).state).toBe('succeeded');
+  });
+
+  it('says NOT_FOUND when no job id starts with it', async () => {
+    const run = await gpulink(['pull', 'job_zzz']);
+    expect(run.stderr).toMatch(/^gpulink: NOT_FOUND: no job id starts with "job_zzz"/);
+    expect(run.code).toBe(1);
+  });
+});
