@@ -152,6 +152,16 @@ describe('commands that take a job', () => {
     expect((await done.refresh()).state).toBe('succeeded');
   });
 
+  it('says a job is already cancelled, and what a finished one did, instead of FAILED_PRECONDITION', async () => {
+    const again = await gpulink(['cancel', cancelled.id]);
+    expect(again.stdout).toBe(`job ${cancelled.id} is already cancelled\n`);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    const finished = await gpulink(['cancel', done.id]);
+    expect(finished.stderr).toBe(`gpulink: job ${done.id} already succeeded: there is nothing to cancel\n`);
+    expect(finished.code).toBe(1);
+  });
+
   it('says NOT_FOUND when no job id starts with it', async () => {
     const run = await gpulink(['pull', 'job_zzz']);
     expect(run.stderr).toMatch(/^gpulink: NOT_FOUND: no job id starts with "job_zzz"/);

@@ -1,4 +1,4 @@
-import type { JobState } from '@gpulink/sdk';
+import { hasStatus, isTerminalState, type Job, type JobInfo, type JobState } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
 import { exitCodeFor, followJobPlain } from './follow.js';
@@ -84,10 +84,12 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: string, o: GlobalOptions, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
-        const job = await resolveJob(agent, jobId);
-        const info = await job.cancel({ reason: 'cancelled with gpulink cancel' });
+        const { info, already } = await cancelOnce(await resolveJob(agent, jobId));
+        if (already && info.state !== 'cancelled')
+          throw new CliError(`job ${info.id} already ${info.state}: there is nothing to cancel`);
         if (outputMode(g) === 'json') printJson(info);
-        else printLine(`${info.id} ${info.state === 'cancelled' ? 'cancelled' : 'is stopping'}`);
+        else if (already) printLine(`job ${info.id} is already cancelled`);
+        else printLine(`job ${info.id} ${info.state === 'cancelled' ? 'cancelled' : 'is stopping'}`);
       });
     });
 
@@ -121,4 +123,20 @@ export function registerJobs(program: Command): void {
         });
       },
     );
+}
+
+/**
+ * Cancels a job; `already` when it had finished before. The agent refuses to cancel a finished job
+ * (FAILED_PRECONDITION), so one that finished just now is looked at again rather than reported raw.
+ */
+async function cancelOnce(job: Job): Promise<{ info: JobInfo; already: boolean }> {
+  if (isTerminalState(job.info.state)) return { info: job.info, already: true };
+  try {
+    return { info: await job.cancel({ reason: 'cancelled with gpulink cancel' }), already: false };
+  } catch (error) {
+    if (!hasStatus(error, 'FAILED_PRECONDITION')) throw error;
+    const info = await job.refresh();
+    if (!isTerminalState(info.state)) throw error;
+    return { info, already: true };
+  }
 }
