@@ -2,7 +2,14 @@
 import { isGpulinkError } from '@gpulink/sdk';
 import { Command } from 'commander';
 import { registerAgentCommands } from './commands/agent-commands.js';
-import { CliError, connectAgent, EXIT, endQuietlyOnClosedPipe, outputMode } from './commands/context.js';
+import {
+  CliError,
+  connectAgent,
+  EXIT,
+  endQuietlyOnClosedPipe,
+  outputMode,
+  wasInterrupted,
+} from './commands/context.js';
 import { registerDemo } from './commands/demo.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerTrain } from './commands/train.js';
@@ -47,11 +54,21 @@ program.allowExcessArguments().action(async (o: { url?: string }) => {
   }
 });
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  const message =
-    error instanceof CliError || isGpulinkError(error)
-      ? error.message
-      : ((error as Error).stack ?? String(error));
-  process.stderr.write(`gpulink: ${message}\n`);
-  process.exitCode = error instanceof CliError ? error.exitCode : EXIT.error;
-});
+program.parseAsync(process.argv).then(
+  () => {
+    if (wasInterrupted()) process.exitCode = EXIT.interrupted;
+  },
+  (error: unknown) => {
+    // Ctrl-C aborted the command's calls: what they threw (CANCELLED) is no news to the user.
+    if (wasInterrupted()) {
+      process.exitCode = EXIT.interrupted;
+      return;
+    }
+    const message =
+      error instanceof CliError || isGpulinkError(error)
+        ? error.message
+        : ((error as Error).stack ?? String(error));
+    process.stderr.write(`gpulink: ${message}\n`);
+    process.exitCode = error instanceof CliError ? error.exitCode : EXIT.error;
+  },
+);

@@ -168,3 +168,19 @@ describe('commands that take a job', () => {
     expect(run.code).toBe(1);
   });
 });
+
+describe('Ctrl-C', () => {
+  it('ends `gpulink stats --watch` quietly with exit 130', async () => {
+    let sent = false;
+    const run = await gpulink(['stats', '--watch', '--interval', '200'], {
+      onStdout: (text, child) => {
+        if (sent || !text.includes('host RAM')) return;
+        sent = true;
+        child.kill('SIGINT');
+      },
+    });
+    expect(sent).toBe(true);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(130);
+  });
+});

@@ -2,7 +2,15 @@ import { connect } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
-import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
+import {
+  CliError,
+  type GlobalOptions,
+  interruptSignal,
+  outputMode,
+  printJson,
+  printLine,
+  withAgent,
+} from './context.js';
 import { uploadFolder } from './data-source.js';
 import { formatBytes, formatPercent } from './format.js';
 import { wholeNumber } from './option-values.js';
@@ -103,9 +111,7 @@ export function registerAgentCommands(program: Command): void {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
-        const abort = new AbortController();
-        process.once('SIGINT', () => abort.abort());
-        for await (const s of agent.stats({ intervalMs: g.interval, signal: abort.signal })) {
+        for await (const s of agent.stats({ intervalMs: g.interval, signal: interruptSignal() })) {
           if (mode === 'json') printJson(s);
           else {
             if (g.watch && mode === 'interactive') process.stdout.write('\x1b[H\x1b[2J');

@@ -11,6 +11,8 @@ export const EXIT = {
   jobFailed: 3,
   /** The job it followed was CANCELLED or INTERRUPTED. */
   jobStopped: 4,
+  /** Stopped by Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2). */
+  interrupted: 130,
 } as const;
 
 /** Options every command takes. */
@@ -39,6 +41,25 @@ export function endQuietlyOnClosedPipe(): void {
       process.exit(EXIT.ok);
     });
   }
+}
+
+const interrupt = new AbortController();
+let listening = false;
+
+/**
+ * Aborted by Ctrl-C, for a command that stops cleanly on it (a watch loop) rather than being killed.
+ * The command then ends however its aborted calls make it end; bin.ts exits 130 without a message.
+ */
+export function interruptSignal(): AbortSignal {
+  if (!listening) {
+    listening = true;
+    process.once('SIGINT', () => interrupt.abort());
+  }
+  return interrupt.signal;
+}
+
+export function wasInterrupted(): boolean {
+  return interrupt.signal.aborted;
 }
 
 /** One NDJSON record: dates as ISO strings, stable field names from the SDK's types. */
