@@ -34,6 +34,24 @@ describe('a closed pipe', () => {
   );
 });
 
+describe('an agent that is not there', () => {
+  it.each(['info', 'connect'])('`gpulink %s` says why and how to get one, in one line', async (command) => {
+    const { createServer } = await import('node:net');
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    await new Promise((r) => server.close(r));
+    const url = `gpulink://token@127.0.0.1:${port}`;
+    const run = await gpulink(command === 'info' ? ['info'] : ['connect', url], {
+      env: { GPULINK_URL: url },
+    });
+    expect(run.stderr).toBe(
+      `gpulink: UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:${port} (cannot reach the agent at 127.0.0.1:${port}); is it running? \`gpulink up\` starts a local one\n`,
+    );
+    expect(run.code).toBe(1);
+  });
+});
+
 describe('usage errors', () => {
   it('a mistyped command exits 2 and suggests the command meant', async () => {
     const run = await gpulink(['jbos']);

@@ -1,9 +1,8 @@
-import { connect } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
 import {
-  CliError,
+  connectTo,
   type GlobalOptions,
   interruptSignal,
   outputMode,
@@ -44,9 +43,7 @@ export function registerAgentCommands(program: Command): void {
     .description('check an agent URL and save it as the current profile (mode 0600)')
     .addHelpText('after', '\nExample:\n  gpulink connect "gpulink://TOKEN@bore.pub:41234?fp=..."')
     .action(async (url: string) => {
-      await using agent = await connect(url).catch((e: Error) => {
-        throw new CliError(`cannot connect: ${e.message}`);
-      });
+      await using agent = await connectTo(url);
       await writeProfile({ url });
       printLine(`connected to ${agent.info.hostname} (${agent.displayUrl}); saved as the current profile`);
     });

@@ -89,12 +89,19 @@ export async function connectAgent(options: GlobalOptions): Promise<AgentClient>
       'no agent configured: run `gpulink up` to start a local one, or `gpulink connect URL` for a remote one',
     );
   }
+  return connectTo(url);
+}
+
+/** Connects to `url`; a failure says what went wrong and, when nothing answered, how to get an agent. */
+export async function connectTo(url: string): Promise<AgentClient> {
   try {
     return await connect(url);
   } catch (error) {
-    if (isGpulinkError(error))
-      throw new CliError(`cannot reach the agent at ${redactUrl(url)}: ${error.message}`);
-    throw error;
+    if (!isGpulinkError(error)) throw error;
+    // The SDK's message names the host and port; the URL is only repeated when that message does not.
+    if (error.code === 'UNAVAILABLE')
+      throw new CliError(`${error.message}; is it running? \`gpulink up\` starts a local one`);
+    throw new CliError(`cannot use the agent at ${redactUrl(url)}: ${error.message}`);
   }
 }
 
