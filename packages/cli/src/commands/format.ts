@@ -12,15 +12,26 @@ export function formatBytes(bytes: number | undefined): string {
   return `${n >= 100 || u === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[u]}`;
 }
 
+/** A duration as one number and its unit, no space: `850ms`, `12.3s`, `2m05s`, `1h02m`, `2d03h`. */
 export function formatDuration(ms: number | undefined): string {
   if (ms === undefined || !Number.isFinite(ms)) return '-';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
-  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  if (Math.round(ms) < 1000) return `${Math.round(ms)}ms`;
+  // Rounded before it is split, so a place never shows 60 (59.96 s is 1m00s, not 60.0s or 0m60s).
+  if (Math.round(ms / 100) < 600) return `${(ms / 1000).toFixed(1)}s`;
+  return wholeDuration(ms);
 }
+
+/** From a minute up: two places, the smaller one padded (`2m05s`, `1h02m`, `2d03h`). */
+function wholeDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 3600) return `${Math.floor(s / 60)}m${pad2(s % 60)}s`;
+  const m = Math.round(ms / 60_000);
+  if (m < 24 * 60) return `${Math.floor(m / 60)}h${pad2(m % 60)}m`;
+  const h = Math.round(ms / 3_600_000);
+  return `${Math.floor(h / 24)}d${pad2(h % 24)}h`;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
 
 export function formatPercent(p: number | undefined): string {
   return p === undefined ? '-' : `${Math.round(p)}%`;
@@ -33,9 +44,11 @@ export function formatNumber(n: number | undefined): string {
   return n.toPrecision(4);
 }
 
+/** How long ago, in whole seconds under a minute: `12s ago`, `2m05s ago`. */
 export function formatAge(date: Date | undefined, now = Date.now()): string {
   if (!date) return '-';
-  return `${formatDuration(now - date.getTime())} ago`;
+  const ms = Math.max(0, now - date.getTime());
+  return `${Math.round(ms / 1000) < 60 ? `${Math.round(ms / 1000)}s` : wholeDuration(ms)} ago`;
 }
 
 /**
