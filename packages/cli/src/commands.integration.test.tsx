@@ -180,6 +180,24 @@ describe('commands that take a job', () => {
     expect(finished.code).toBe(1);
   });
 
+  it('`gpulink jobs` is a table with a header row, without epochs for a task that has none', async () => {
+    const run = await gpulink(['jobs']);
+    const [header, ...rows] = run.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^ID {2,}STATE {2,}NAME {2,}EPOCHS {2,}ACCURACY {2,}CREATED$/);
+    const row = rows.find((r) => r.startsWith(done.id)) ?? '';
+    expect(row).toMatch(/^job_\w+ {2,}succeeded {2,}script {2,}- {2,}- {2,}\d+(s|m\d\ds) ago$/);
+    // Columns line up: each row's STATE starts where the header's does.
+    const stateAt = header?.indexOf('STATE');
+    for (const r of rows) expect(r.slice(stateAt)).toMatch(/^(succeeded|cancelled) /);
+  });
+
+  it('`gpulink data ls` is a table with a header row', async () => {
+    const run = await gpulink(['data', 'ls']);
+    const [header, ...rows] = run.stdout.trimEnd().split('\n');
+    expect(header).toMatch(/^ID {2,}FILES {2,}SIZE {2,}NAME$/);
+    expect(rows.some((r) => /^ds_[0-9a-f]{24} {2,}1 {2,}\d+ B {2,}gpulink-cli-script-/.test(r))).toBe(true);
+  });
+
   it('says NOT_FOUND when no job id starts with it', async () => {
     const run = await gpulink(['pull', 'job_zzz']);
     expect(run.stderr).toMatch(/^gpulink: NOT_FOUND: no job id starts with "job_zzz"/);

@@ -11,7 +11,7 @@ import {
   withAgent,
 } from './context.js';
 import { uploadFolder } from './data-source.js';
-import { formatBytes, formatPercent } from './format.js';
+import { formatBytes, formatPercent, formatTable } from './format.js';
 import { wholeNumber } from './option-values.js';
 
 export function registerAgentCommands(program: Command): void {
@@ -152,13 +152,14 @@ export function registerAgentCommands(program: Command): void {
     .action(async (o: GlobalOptions, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
-        for (const d of await agent.datasets.list()) {
-          if (outputMode(g) === 'json') printJson(d);
-          else
-            printLine(
-              `${d.id}  ${String(d.fileCount).padStart(7)} files  ${formatBytes(d.sizeBytes).padStart(9)}  ${d.name}`,
-            );
+        const datasets = await agent.datasets.list();
+        if (outputMode(g) === 'json') {
+          for (const d of datasets) printJson(d);
+          return;
         }
+        if (datasets.length === 0) return printLine('no datasets yet: `gpulink data push DIR` uploads one');
+        const rows = datasets.map((d) => [d.id, String(d.fileCount), formatBytes(d.sizeBytes), d.name]);
+        for (const line of formatTable(['ID', 'FILES', 'SIZE', 'NAME'], rows)) printLine(line);
       });
     });
 }

@@ -71,3 +71,14 @@ function commonStart(a: string, b: string | undefined): number {
   while (b !== undefined && n < a.length && a[n] === b[n]) n++;
   return n;
 }
+
+/** Rows under a header, each column as wide as its widest cell, two spaces apart. */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  return [header, ...rows].map((cells) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
+}

@@ -2,7 +2,7 @@ import { hasStatus, isTerminalState, type Job, type JobInfo, type JobState } fro
 import type { Command } from 'commander';
 import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
 import { exitCodeFor, followJobPlain } from './follow.js';
-import { formatAge, formatBytes, formatNumber } from './format.js';
+import { formatAge, formatBytes, formatNumber, formatTable } from './format.js';
 import { resolveJob } from './job-arg.js';
 import { wholeNumber } from './option-values.js';
 
@@ -25,20 +25,21 @@ export function registerJobs(program: Command): void {
           for (const j of jobs) printJson(j);
           return;
         }
-        if (jobs.length === 0) printLine('no jobs yet: try `gpulink demo`');
-        for (const j of jobs) {
-          const acc = j.lastEpoch?.metrics.accuracy;
-          printLine(
-            [
-              j.id,
-              j.state.padEnd(11),
-              (j.name || j.task.type).padEnd(16),
-              `${j.completedEpochs}/${j.totalEpochs || '?'} epochs`,
-              acc !== undefined ? `acc ${formatNumber(acc)}` : '',
-              formatAge(j.createdAt),
-            ].join('  '),
-          );
-        }
+        if (jobs.length === 0) return printLine('no jobs yet: try `gpulink demo`');
+        const rows = jobs.map((j) => {
+          const accuracy = j.lastEpoch?.metrics.accuracy;
+          return [
+            j.id,
+            j.state,
+            j.name || j.task.type,
+            // lr_find, predict and scripts that never fit have no epochs to count.
+            j.totalEpochs || j.completedEpochs ? `${j.completedEpochs}/${j.totalEpochs || '?'}` : '-',
+            accuracy !== undefined ? formatNumber(accuracy) : '-',
+            formatAge(j.createdAt),
+          ];
+        });
+        for (const line of formatTable(['ID', 'STATE', 'NAME', 'EPOCHS', 'ACCURACY', 'CREATED'], rows))
+          printLine(line);
       });
     });
 
