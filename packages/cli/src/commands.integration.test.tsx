@@ -205,6 +205,16 @@ describe('commands that take a job', () => {
   });
 });
 
+describe('counts', () => {
+  it('`gpulink data push` of one file says "1 file"', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'gpulink-cli-one-'));
+    await writeFile(join(folder, 'only.txt'), 'only');
+    const run = await gpulink(['data', 'push', folder]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/ds_[0-9a-f]{24}: 1 file, 4 B \(4 B sent/);
+  });
+});
+
 describe('Ctrl-C', () => {
   it('ends `gpulink stats --watch` quietly with exit 130', async () => {
     let sent = false;

@@ -33,6 +33,11 @@ function wholeDuration(ms: number): string {
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
+/** A count and its noun: `1 file`, `3 files`. */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 export function formatPercent(p: number | undefined): string {
   return p === undefined ? '-' : `${Math.round(p)}%`;
 }
