@@ -215,6 +215,24 @@ describe('counts', () => {
   });
 });
 
+describe('--json on every command', () => {
+  it('`gpulink connect URL --json` gives the agent, its URL without the token', async () => {
+    const run = await gpulink(['connect', agent.url, '--json']);
+    expect(run.code).toBe(0);
+    const record = JSON.parse(run.stdout) as { url: string; hostname: string; agentVersion: string };
+    expect(record.hostname).toBeTruthy();
+    expect(record.agentVersion).toBeTruthy();
+    expect(record.url).toContain(`127.0.0.1:${agent.port}`);
+    expect(run.stdout).not.toContain(agent.token);
+  });
+
+  it('`gpulink down --json` says whether it stopped a local agent', async () => {
+    const run = await gpulink(['down', '--json']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ stopped: false });
+  });
+});
+
 describe('Ctrl-C', () => {
   it('ends `gpulink stats --watch` quietly with exit 130', async () => {
     let sent = false;

@@ -30,22 +30,29 @@ export function registerAgentCommands(program: Command): void {
   program
     .command('down')
     .description('stop the embedded local agent')
+    .option('--json', 'whether one was stopped, as JSON')
     .addHelpText('after', '\nExample:\n  gpulink down')
-    .action(async () => {
+    .action(async (o: GlobalOptions, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       const stopped = await stopLocalAgent();
       const profile = await readProfile();
       if (profile?.local) await clearProfile();
-      printLine(stopped ? 'local agent stopped' : 'no local agent was running');
+      if (outputMode(g) === 'json') printJson({ stopped });
+      else printLine(stopped ? 'local agent stopped' : 'no local agent was running');
     });
 
   program
     .command('connect <URL>')
     .description('check an agent URL and save it as the current profile (mode 0600)')
+    .option('--json', 'the agent connected to, as JSON (its URL without the token)')
     .addHelpText('after', '\nExample:\n  gpulink connect "gpulink://TOKEN@bore.pub:41234?fp=..."')
-    .action(async (url: string) => {
+    .action(async (url: string, o: GlobalOptions, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await using agent = await connectTo(url);
       await writeProfile({ url });
-      printLine(`connected to ${agent.info.hostname} (${agent.displayUrl}); saved as the current profile`);
+      const { hostname, agentVersion } = agent.info;
+      if (outputMode(g) === 'json') printJson({ url: agent.displayUrl, hostname, agentVersion });
+      else printLine(`connected to ${hostname} (${agent.displayUrl}); saved as the current profile`);
     });
 
   program
