@@ -198,6 +198,15 @@ describe('commands that take a job', () => {
     expect(rows.some((r) => /^ds_[0-9a-f]{24} {2,}1 {2,}\d+ B {2,}gpulink-cli-script-/.test(r))).toBe(true);
   });
 
+  it('`gpulink pull JOB NAME` of an artifact the job lacks says what it has, and writes nothing', async () => {
+    const { readdir } = await import('node:fs/promises');
+    const here = await mkdtemp(join(tmpdir(), 'gpulink-cli-pull-'));
+    const run = await gpulink(['pull', done.id, 'nope.bin'], { cwd: here });
+    expect(run.stderr).toBe(`gpulink: NOT_FOUND: job ${done.id} has no artifact 'nope.bin'; it has none\n`);
+    expect(run.code).toBe(1);
+    expect(await readdir(here)).toEqual([]);
+  });
+
   it('says NOT_FOUND when no job id starts with it', async () => {
     const run = await gpulink(['pull', 'job_zzz']);
     expect(run.stderr).toMatch(/^gpulink: NOT_FOUND: no job id starts with "job_zzz"/);

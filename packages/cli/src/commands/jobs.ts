@@ -112,10 +112,12 @@ export function registerJobs(program: Command): void {
           const job = await resolveJob(agent, jobId);
           const artifacts = await job.artifacts.list();
           const name = artifact ?? artifacts.find((a) => a.kind === 'model')?.name;
-          if (!name)
+          if (!name || !artifacts.some((a) => a.name === name)) {
+            const has = artifacts.length ? `: ${artifacts.map((a) => a.name).join(', ')}` : ' none';
             throw new CliError(
-              `${job.id} has no model artifact; it has: ${artifacts.map((a) => a.name).join(', ') || 'none'}`,
+              `NOT_FOUND: job ${job.id} has no ${artifact ? `artifact '${artifact}'` : 'model artifact'}; it has${has}`,
             );
+          }
           const { basename } = await import('node:path');
           const result = await job.artifacts.download(name, g.output ?? basename(name));
           if (outputMode(g) === 'json') printJson(result);

@@ -17,6 +17,8 @@ export interface CliRun {
 
 export interface CliRunOptions {
   env?: Record<string, string>;
+  /** The folder it runs in. @default this process's */
+  cwd?: string;
   /** Closes the reading end of stdout at once, as `| head -0` would: every write meets a closed pipe. */
   closeStdout?: boolean;
   /** Called with the child once it started, e.g. to send it SIGINT when its output shows up. */
@@ -37,6 +39,7 @@ export async function isolatedHome(): Promise<Record<string, string>> {
 export function runGpulink(args: string[], options: CliRunOptions = {}): Promise<CliRun> {
   const child = spawn(process.execPath, [gpulinkBin, ...args], {
     env: { ...process.env, ...options.env },
+    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
