@@ -74,6 +74,12 @@ describe('usage errors', () => {
     expect(run.stdout).toContain('--limit <n>');
   });
 
+  it('`gpulink stats --help` says what it shows, with no word of a notebook users never saw', async () => {
+    const run = await gpulink(['stats', '--help']);
+    expect(run.stdout).not.toContain('notebook');
+    expect(run.stdout).toMatch(/GPU memory/);
+  });
+
   it('`gpulink --help` exits 0', async () => {
     const run = await gpulink(['--help']);
     expect(run.code).toBe(0);

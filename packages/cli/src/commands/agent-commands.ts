@@ -106,7 +106,9 @@ export function registerAgentCommands(program: Command): void {
 
   program
     .command('stats')
-    .description("the agent machine's GPUs and RAM, as the seed notebook printed them; --watch refreshes")
+    .description(
+      "the agent machine's GPU memory and use, host RAM and CPU, and each job's memory; --watch refreshes",
+    )
     .option('--watch', 'keep refreshing')
     .option('--interval <ms>', 'milliseconds between samples', wholeNumber(1), 1000)
     .option('--json', 'NDJSON samples')
