@@ -1,4 +1,5 @@
-// The follow view's Ctrl-C prompt, driven through ink-testing-library against a real agent and job.
+// The follow view's Ctrl-C prompt and the dashboard's cancel, driven through ink-testing-library
+// against a real agent and jobs that run until cancelled.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,11 +7,13 @@ import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
 import { type AgentClient, connect, type Job } from '@gpulink/sdk';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dashboard } from './Dashboard.js';
 import { FollowJob, type FollowJobResult } from './FollowJob.js';
 
 let agent: TestAgent;
 let client: AgentClient;
 let job: Job;
+let queued: Job;
 
 beforeAll(async () => {
   agent = await startTestAgent();
@@ -19,10 +22,14 @@ beforeAll(async () => {
   // A job that runs until cancelled, so only the keys pressed decide what happens to it.
   await writeFile(join(workspace, 'wait.py'), 'import time\ntime.sleep(600)\n');
   const { dataset } = await client.datasets.upload(workspace, { hashCache: false });
-  job = await client.runScript({ workspace: { datasetId: dataset.id }, entrypoint: 'wait.py', gpuCount: 0 });
+  const script = { workspace: { datasetId: dataset.id }, entrypoint: 'wait.py', gpuCount: 0 };
+  job = await client.runScript(script);
+  // Behind the first one (one job at a time on the CPU): it waits until cancelled.
+  queued = await client.runScript({ ...script, name: 'waits' });
 });
 
 afterAll(async () => {
+  await queued?.cancel().catch(() => {});
   await job?.cancel().catch(() => {});
   await client?.close();
   await agent?.stop();
@@ -33,6 +40,12 @@ async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promi
     await new Promise((r) => setTimeout(r, 50));
   if (!ok()) throw new Error(`timed out waiting for ${what}`);
 }
+
+/**
+ * Ink subscribes a frame's key handler in an effect after drawing it: a key sent the moment a frame
+ * shows can still meet the handler of the frame before (the dashboard's, which knows no jobs yet).
+ */
+const settled = () => new Promise((r) => setTimeout(r, 100));
 
 describe('Ctrl-C while following a job', () => {
   it('asks; a second Ctrl-C stops watching and leaves the job running', async () => {
@@ -51,6 +64,32 @@ describe('Ctrl-C while following a job', () => {
       expect(app.lastFrame()).not.toContain('cancelling');
       const info = await job.refresh();
       expect(['queued', 'starting', 'running']).toContain(info.state);
+    } finally {
+      app.unmount();
+    }
+  });
+
+  it('the dashboard cancels a job with c then y, and its note goes once the job has ended', async () => {
+    const app = render(<Dashboard agent={client} pollMs={200} />);
+    const frame = () => app.lastFrame() ?? '';
+    try {
+      // Newest first: the queued job is the first row, selected.
+      await until('the queued job', () => /queued +waits/.test(frame()));
+      await settled();
+      expect(frame()).toContain('c cancel');
+      app.stdin.write('c');
+      await until('the question', () => frame().includes(`cancel ${queued.id}? y / n`));
+      await settled();
+      app.stdin.write('y');
+      await until('the note', () => frame().includes(`cancel sent to ${queued.id}`));
+      await until('the job to end', () => /cancelled +waits/.test(frame()));
+      await until('the note to go', () => !frame().includes('cancel sent'));
+      // A finished job is not offered for cancelling, and c does not ask.
+      expect(frame()).not.toContain('c cancel');
+      await settled();
+      app.stdin.write('c');
+      await settled();
+      expect(frame()).not.toContain('? y / n');
     } finally {
       app.unmount();
     }
