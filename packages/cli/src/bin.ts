@@ -31,14 +31,15 @@ const program = new Command('gpulink')
     '\nGet started:\n  gpulink demo            train a digit classifier on a local agent, live\n  gpulink up              start the local agent;  gpulink connect URL  for a remote one',
   );
 
+// Every command, one register call each; new ones go here, above the dashboard below.
 registerAgentCommands(program);
 registerTrain(program);
 registerJobs(program);
 registerDemo(program);
 
 // `gpulink` alone is the dashboard. The root command takes no arguments, but it is given room for
-// them (only the root: the commands above are registered already) so that a word that names no
-// command gets commander's "unknown command" with a suggestion, not "too many arguments".
+// them so that a word that names no command gets commander's "unknown command" with a suggestion,
+// not "too many arguments". Commands inherit settings when registered: this comes after them all.
 program.allowExcessArguments().action(async (o: { url?: string }) => {
   if (program.args.length > 0) (program as unknown as { unknownCommand(): never }).unknownCommand();
   if (outputMode({}) !== 'interactive') {

@@ -7,6 +7,7 @@ import { type AgentClient, connect, type Job } from '@gpulink/sdk';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedHome, runGpulink } from './test-utils/run-cli.js';
+import { scriptJob } from './test-utils/script-job.js';
 import { Dashboard } from './ui/Dashboard.js';
 
 let agent: TestAgent;
@@ -115,10 +116,7 @@ describe('commands that take a job', () => {
 
   beforeAll(async () => {
     client = await connect(agent.url);
-    const workspace = await mkdtemp(join(tmpdir(), 'gpulink-cli-script-'));
-    await writeFile(join(workspace, 'hello.py'), "print('hello from the script')\n");
-    const { dataset } = await client.datasets.upload(workspace, { hashCache: false });
-    const script = { workspace: { datasetId: dataset.id }, entrypoint: 'hello.py', gpuCount: 0 };
+    const script = await scriptJob(client, 'hello.py', "print('hello from the script')\n");
     done = await client.runScript(script);
     // Queued behind the first one (one job at a time on the CPU), so it is cancelled before it starts.
     cancelled = await client.runScript(script);

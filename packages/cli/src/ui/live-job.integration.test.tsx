@@ -1,12 +1,10 @@
 // The follow view's Ctrl-C prompt and the dashboard's cancel, driven through ink-testing-library
 // against a real agent and jobs that run until cancelled.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
 import { type AgentClient, connect, type Job } from '@gpulink/sdk';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scriptJob } from '../test-utils/script-job.js';
 import { Dashboard } from './Dashboard.js';
 import { FollowJob, type FollowJobResult } from './FollowJob.js';
 
@@ -18,11 +16,8 @@ let queued: Job;
 beforeAll(async () => {
   agent = await startTestAgent();
   client = await connect(agent.url);
-  const workspace = await mkdtemp(join(tmpdir(), 'gpulink-cli-follow-'));
   // A job that runs until cancelled, so only the keys pressed decide what happens to it.
-  await writeFile(join(workspace, 'wait.py'), 'import time\ntime.sleep(600)\n');
-  const { dataset } = await client.datasets.upload(workspace, { hashCache: false });
-  const script = { workspace: { datasetId: dataset.id }, entrypoint: 'wait.py', gpuCount: 0 };
+  const script = await scriptJob(client, 'wait.py', 'import time\ntime.sleep(600)\n');
   job = await client.runScript(script);
   // Behind the first one (one job at a time on the CPU): it waits until cancelled.
   queued = await client.runScript({ ...script, name: 'waits' });
@@ -47,20 +42,24 @@ async function until(what: string, ok: () => boolean, timeoutMs = 10_000): Promi
  */
 const settled = () => new Promise((r) => setTimeout(r, 100));
 
+/** The follow view of the running job, once it shows; `result()` is what it ended with, if it did. */
+async function follow() {
+  let ended: FollowJobResult | undefined;
+  const app = render(<FollowJob agent={client} job={job} onDone={(r) => (ended = r)} />);
+  await until('the follow view', () => (app.lastFrame() ?? '').includes('ctrl-c: cancel or stop watching'));
+  return { app, result: () => ended };
+}
+
 describe('Ctrl-C while following a job', () => {
   it('asks; a second Ctrl-C stops watching and leaves the job running', async () => {
-    let result: FollowJobResult | undefined;
-    const app = render(<FollowJob agent={client} job={job} onDone={(r) => (result = r)} />);
+    const { app, result } = await follow();
     try {
-      await until('the follow view', () =>
-        (app.lastFrame() ?? '').includes('ctrl-c: cancel or stop watching'),
-      );
       app.stdin.write('\x03');
       await until('the prompt', () => (app.lastFrame() ?? '').includes('Stop?'));
       expect(app.lastFrame()).toMatch(/w or ctrl-c stop watching \(it keeps running\)/);
       app.stdin.write('\x03');
-      await until('the view to end', () => result !== undefined);
-      expect(result?.detached).toBe(true);
+      await until('the view to end', () => result() !== undefined);
+      expect(result()?.detached).toBe(true);
       expect(app.lastFrame()).not.toContain('cancelling');
       const info = await job.refresh();
       expect(['queued', 'starting', 'running']).toContain(info.state);
@@ -96,16 +95,12 @@ describe('Ctrl-C while following a job', () => {
   });
 
   it('asks; c then cancels the job, and the view ends with it', async () => {
-    let result: FollowJobResult | undefined;
-    const app = render(<FollowJob agent={client} job={job} onDone={(r) => (result = r)} />);
+    const { app, result } = await follow();
     try {
-      await until('the follow view', () =>
-        (app.lastFrame() ?? '').includes('ctrl-c: cancel or stop watching'),
-      );
       app.stdin.write('\x03');
       app.stdin.write('c');
-      await until('the job to end', () => result !== undefined, 120_000);
-      expect(result).toMatchObject({ detached: false, view: { state: 'cancelled' } });
+      await until('the job to end', () => result() !== undefined, 120_000);
+      expect(result()).toMatchObject({ detached: false, view: { state: 'cancelled' } });
     } finally {
       app.unmount();
     }
