@@ -4,35 +4,36 @@ import { Command } from 'commander';
 import { registerAgentCommands } from './commands/agent-commands.js';
 import { registerAttach } from './commands/attach.js';
 import { registerColab } from './commands/colab.js';
-import { CliError, connectAgent, EXIT, outputMode } from './commands/context.js';
+import {
+  CliError,
+  connectAgent,
+  EXIT,
+  endQuietlyOnClosedPipe,
+  outputMode,
+  wasInterrupted,
+} from './commands/context.js';
 import { registerDemo } from './commands/demo.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerTrain } from './commands/train.js';
 
+endQuietlyOnClosedPipe();
+
+// Settings here are inherited by every command registered below.
 const program = new Command('gpulink')
   .description(
     'Train fastai models on a GPU somewhere else, and watch it as if it were local.\nRun `gpulink` alone in a terminal for the live dashboard.',
   )
   .option('--url <url>', 'agent URL (default: $GPULINK_URL, then the saved profile)')
-  .showHelpAfterError()
+  .helpCommand(true)
+  .showHelpAfterError('(run `gpulink help COMMAND` for its usage)')
+  // Commander has already printed what was wrong; its own exit status for that is 1, the README's is 2.
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage))
   .addHelpText(
     'after',
     '\nGet started:\n  gpulink demo            train a digit classifier on a local agent, live\n  gpulink up              start the local agent;  gpulink connect URL  for a remote one',
-  )
-  .action(async (o: { url?: string }) => {
-    if (outputMode({}) !== 'interactive') {
-      program.help();
-      return;
-    }
-    const agent = await connectAgent(o);
-    try {
-      const { runDashboard } = await import('./ui/render.js');
-      await runDashboard(agent);
-    } finally {
-      await agent.close();
-    }
-  });
+  );
 
+// Every command, one register call each; new ones go here, above the dashboard below.
 registerAgentCommands(program);
 registerAttach(program);
 registerColab(program);
@@ -40,11 +41,39 @@ registerTrain(program);
 registerJobs(program);
 registerDemo(program);
 
-program.parseAsync(process.argv).catch((error: unknown) => {
-  const message =
-    error instanceof CliError || isGpulinkError(error)
-      ? error.message
-      : ((error as Error).stack ?? String(error));
-  process.stderr.write(`gpulink: ${message}\n`);
-  process.exitCode = error instanceof CliError ? error.exitCode : EXIT.error;
+// `gpulink` alone is the dashboard. The root command takes no arguments, but it is given room for
+// them so that a word that names no command gets commander's "unknown command" with a suggestion,
+// not "too many arguments". Commands inherit settings when registered: this comes after them all.
+program.allowExcessArguments().action(async (o: { url?: string }) => {
+  if (program.args.length > 0) (program as unknown as { unknownCommand(): never }).unknownCommand();
+  if (outputMode({}) !== 'interactive') {
+    program.help();
+    return;
+  }
+  const agent = await connectAgent(o);
+  try {
+    const { runDashboard } = await import('./ui/render.js');
+    await runDashboard(agent);
+  } finally {
+    await agent.close();
+  }
 });
+
+program.parseAsync(process.argv).then(
+  () => {
+    if (wasInterrupted()) process.exitCode = EXIT.interrupted;
+  },
+  (error: unknown) => {
+    // Ctrl-C aborted the command's calls: what they threw (CANCELLED) is no news to the user.
+    if (wasInterrupted()) {
+      process.exitCode = EXIT.interrupted;
+      return;
+    }
+    const message =
+      error instanceof CliError || isGpulinkError(error)
+        ? error.message
+        : ((error as Error).stack ?? String(error));
+    process.stderr.write(`gpulink: ${message}\n`);
+    process.exitCode = error instanceof CliError ? error.exitCode : EXIT.error;
+  },
+);

@@ -138,6 +138,7 @@ async function download(
     restarted = true;
   };
 
+  let received = false;
   for (;;) {
     checkLimits(ctx, limits, method);
     const file = await open(part, 'a').catch((e: unknown) => {
@@ -173,6 +174,7 @@ async function download(
         failures = 0;
         options.onProgress?.(offset, expected?.sizeBytes ?? offset);
       }
+      received = true;
       break;
     } catch (e) {
       const error = toGpulinkError(e, method);
@@ -194,6 +196,9 @@ async function download(
       await sleep(backoffDelay(failures, policy), limits, method);
     } finally {
       await file.close().catch(() => {});
+      // An empty partial file gives a later download nothing to resume; left by a refused one (an
+      // artifact the job does not have) it would only litter the folder.
+      if (!received && offset === 0) await rm(part, { force: true });
     }
   }
 

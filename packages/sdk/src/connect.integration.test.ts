@@ -53,6 +53,10 @@ describe('connect()', () => {
     );
     expect(isUnavailable(error)).toBe(true);
     expect((error as Error).message).toContain(`cannot reach the agent at 127.0.0.1:${port}`);
+    // The cause in a sentence, without grpc-js's framing around it.
+    expect((error as Error).message).toBe(
+      `UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:${port} (cannot reach the agent at 127.0.0.1:${port})`,
+    );
   });
 
   it('runs the doctor', async () => {

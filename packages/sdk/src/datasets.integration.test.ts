@@ -108,6 +108,24 @@ describe('datasets.upload()', () => {
     expect(resumed.dataset.sizeBytes).toBe(size + 5);
   });
 
+  it('uploads a folder holding empty files, and the dataset holds them empty', async () => {
+    const { readFile } = await import('node:fs/promises');
+    await writeFiles(join(dir, 'with-empty'), {
+      'train/__init__.py': '',
+      'train/also-empty.txt': '',
+      'train/a.txt': 'a',
+    });
+    await using client = await connect(url);
+    const result = await client.datasets.upload(join(dir, 'with-empty'), { hashCache: false });
+    expect(result).toMatchObject({ fileCount: 3, totalBytes: 1, sentBytes: 1 });
+    const files = join(agent.stateDir, 'datasets', result.dataset.id, 'files', 'train');
+    expect(await readFile(join(files, '__init__.py'), 'utf8')).toBe('');
+    expect(await readFile(join(files, 'a.txt'), 'utf8')).toBe('a');
+    // Again, now that the agent holds the empty content: nothing to send, the same dataset.
+    const again = await client.datasets.upload(join(dir, 'with-empty'), { hashCache: false });
+    expect(again).toMatchObject({ sentBytes: 0, dataset: { id: result.dataset.id } });
+  });
+
   it('refuses a symbolic link before sending anything', async () => {
     const { symlink } = await import('node:fs/promises');
     await writeFiles(join(dir, 'linked'), { 'ok.txt': 'ok' });

@@ -420,6 +420,25 @@ const fsCodes: Record<string, StatusName> = {
 };
 
 /**
+ * grpc-js wraps why a connection failed in its load balancer's words ("No connection established.
+ * Last error: Error: connect ECONNREFUSED 127.0.0.1:1. Resolution note: "); the cause alone is what a
+ * person reads, with the resolver's note when it has one.
+ */
+function withoutGrpcJsFraming(details: string): string {
+  const failed =
+    /^No connection established\. Last error: (?:Error: )?(.*?)\.?(?: Resolution note: (.*))?$/s.exec(
+      details,
+    );
+  const unresolved = /^No addresses resolved\. Resolution note: (.*)$/s.exec(details);
+  const [cause, note] = failed
+    ? [failed[1], failed[2]?.trim()]
+    : unresolved
+      ? [unresolved[1]?.trim() || 'no addresses resolved', undefined]
+      : [details, undefined];
+  return note ? `${cause} (${note})` : (cause ?? details);
+}
+
+/**
  * Wraps anything thrown at the SDK's boundary into a {@link GpulinkError}, keeping it as `cause`.
  * `context` is appended to status errors whose details would otherwise not say where they came from.
  * @internal
@@ -428,7 +447,7 @@ export function toGpulinkError(error: unknown, method?: string, context?: string
   if (error instanceof GpulinkError) return error;
   if (isStatusErrorLike(error)) {
     const code = statusName(error.code);
-    let details = error.details || error.message || 'no details';
+    let details = withoutGrpcJsFraming(error.details || error.message || 'no details');
     if (context) details = `${details} (${context})`;
     return new GpulinkError(code, details, { method, cause: error });
   }

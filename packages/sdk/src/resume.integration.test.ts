@@ -152,6 +152,18 @@ describe('job.artifacts.download() against the real agent', () => {
     }
   });
 
+  it('says NOT_FOUND for an artifact the job does not have, and leaves no file behind', async () => {
+    const { readdir } = await import('node:fs/promises');
+    await using client = await connect(agent.url);
+    const handle = await client.jobs.get(job.id);
+    const folder = join(dir, 'missing');
+    const error = await handle.artifacts
+      .download('nope.bin', join(folder, 'nope.bin'))
+      .catch((e: unknown) => e);
+    expect((error as GpulinkError).code).toBe('NOT_FOUND');
+    expect(await readdir(folder)).toEqual([]);
+  });
+
   it('keeps the bytes of a download cut halfway and the next call fetches only the rest', async () => {
     const proxy = await startTcpProxy(agent.port);
     const dest = join(dir, 'manual', 'blob.bin');

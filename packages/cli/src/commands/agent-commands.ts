@@ -1,10 +1,18 @@
-import { connect } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
-import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
+import {
+  connectTo,
+  type GlobalOptions,
+  interruptSignal,
+  outputMode,
+  printJson,
+  printLine,
+  withAgent,
+} from './context.js';
 import { uploadFolder } from './data-source.js';
-import { formatBytes, formatPercent } from './format.js';
+import { formatBytes, formatPercent, formatTable } from './format.js';
+import { wholeNumber } from './option-values.js';
 
 export function registerAgentCommands(program: Command): void {
   program
@@ -22,24 +30,29 @@ export function registerAgentCommands(program: Command): void {
   program
     .command('down')
     .description('stop the embedded local agent')
+    .option('--json', 'whether one was stopped, as JSON')
     .addHelpText('after', '\nExample:\n  gpulink down')
-    .action(async () => {
+    .action(async (o: GlobalOptions, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       const stopped = await stopLocalAgent();
       const profile = await readProfile();
       if (profile?.local) await clearProfile();
-      printLine(stopped ? 'local agent stopped' : 'no local agent was running');
+      if (outputMode(g) === 'json') printJson({ stopped });
+      else printLine(stopped ? 'local agent stopped' : 'no local agent was running');
     });
 
   program
     .command('connect <URL>')
     .description('check an agent URL and save it as the current profile (mode 0600)')
+    .option('--json', 'the agent connected to, as JSON (its URL without the token)')
     .addHelpText('after', '\nExample:\n  gpulink connect "gpulink://TOKEN@bore.pub:41234?fp=..."')
-    .action(async (url: string) => {
-      await using agent = await connect(url).catch((e: Error) => {
-        throw new CliError(`cannot connect: ${e.message}`);
-      });
+    .action(async (url: string, o: GlobalOptions, cmd: Command) => {
+      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      await using agent = await connectTo(url);
       await writeProfile({ url });
-      printLine(`connected to ${agent.info.hostname} (${agent.displayUrl}); saved as the current profile`);
+      const { hostname, agentVersion } = agent.info;
+      if (outputMode(g) === 'json') printJson({ url: agent.displayUrl, hostname, agentVersion });
+      else printLine(`connected to ${hostname} (${agent.displayUrl}); saved as the current profile`);
     });
 
   program
@@ -93,18 +106,18 @@ export function registerAgentCommands(program: Command): void {
 
   program
     .command('stats')
-    .description("the agent machine's GPUs and RAM, as the seed notebook printed them; --watch refreshes")
+    .description(
+      "the agent machine's GPU memory and use, host RAM and CPU, and each job's memory; --watch refreshes",
+    )
     .option('--watch', 'keep refreshing')
-    .option('--interval <ms>', 'milliseconds between samples', '1000')
+    .option('--interval <ms>', 'milliseconds between samples', wholeNumber(1), 1000)
     .option('--json', 'NDJSON samples')
     .addHelpText('after', '\nExample:\n  gpulink stats --watch')
-    .action(async (o: GlobalOptions & { watch?: boolean; interval: string }, cmd: Command) => {
+    .action(async (o: GlobalOptions & { watch?: boolean; interval: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
-        const abort = new AbortController();
-        process.once('SIGINT', () => abort.abort());
-        for await (const s of agent.stats({ intervalMs: Number(g.interval), signal: abort.signal })) {
+        for await (const s of agent.stats({ intervalMs: g.interval, signal: interruptSignal() })) {
           if (mode === 'json') printJson(s);
           else {
             if (g.watch && mode === 'interactive') process.stdout.write('\x1b[H\x1b[2J');
@@ -148,13 +161,14 @@ export function registerAgentCommands(program: Command): void {
     .action(async (o: GlobalOptions, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
-        for (const d of await agent.datasets.list()) {
-          if (outputMode(g) === 'json') printJson(d);
-          else
-            printLine(
-              `${d.id}  ${String(d.fileCount).padStart(7)} files  ${formatBytes(d.sizeBytes).padStart(9)}  ${d.name}`,
-            );
+        const datasets = await agent.datasets.list();
+        if (outputMode(g) === 'json') {
+          for (const d of datasets) printJson(d);
+          return;
         }
+        if (datasets.length === 0) return printLine('no datasets yet: `gpulink data push DIR` uploads one');
+        const rows = datasets.map((d) => [d.id, String(d.fileCount), formatBytes(d.sizeBytes), d.name]);
+        for (const line of formatTable(['ID', 'FILES', 'SIZE', 'NAME'], rows)) printLine(line);
       });
     });
 }

@@ -11,6 +11,8 @@ export const EXIT = {
   jobFailed: 3,
   /** The job it followed was CANCELLED or INTERRUPTED. */
   jobStopped: 4,
+  /** Stopped by Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2). */
+  interrupted: 130,
 } as const;
 
 /** A failure the command explains in one line and maps to an exit code; `cause` keeps what it wraps. */

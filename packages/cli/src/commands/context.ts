@@ -19,6 +19,39 @@ export function outputMode(options: GlobalOptions): OutputMode {
   return process.stdout.isTTY && process.stdin.isTTY ? 'interactive' : 'plain';
 }
 
+/**
+ * A reader that closed its end of stdout (`gpulink jobs | head -1`) wants no more: the command ends
+ * there with exit 0, as a Unix tool killed by SIGPIPE would end, rather than with a stack trace.
+ * Node ignores SIGPIPE, so the closed pipe shows up as an EPIPE error on the stream instead.
+ */
+export function endQuietlyOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      process.exit(EXIT.ok);
+    });
+  }
+}
+
+const interrupt = new AbortController();
+let listening = false;
+
+/**
+ * Aborted by Ctrl-C, for a command that stops cleanly on it (a watch loop) rather than being killed.
+ * The command then ends however its aborted calls make it end; bin.ts exits 130 without a message.
+ */
+export function interruptSignal(): AbortSignal {
+  if (!listening) {
+    listening = true;
+    process.once('SIGINT', () => interrupt.abort());
+  }
+  return interrupt.signal;
+}
+
+export function wasInterrupted(): boolean {
+  return interrupt.signal.aborted;
+}
+
 /** One NDJSON record: dates as ISO strings, stable field names from the SDK's types. */
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -44,18 +77,6 @@ export async function freshAgentUrl(url: string, force = false): Promise<string>
   return fresh;
 }
 
-async function connectOrExplain(url: string): Promise<AgentClient> {
-  try {
-    return await connect(url);
-  } catch (error) {
-    if (isGpulinkError(error))
-      throw new CliError(`cannot reach the agent at ${redactUrl(url)}: ${error.message}`, EXIT.error, {
-        cause: error,
-      });
-    throw error;
-  }
-}
-
 /** Connects to the configured agent, or says how to get one. */
 export async function connectAgent(options: GlobalOptions): Promise<AgentClient> {
   const configured = await resolveAgentUrl(options.url);
@@ -66,11 +87,28 @@ export async function connectAgent(options: GlobalOptions): Promise<AgentClient>
   }
   const url = await freshAgentUrl(configured);
   try {
-    return await connectOrExplain(url);
+    return await connectTo(url);
   } catch (error) {
     // Colab's runtime proxy can refuse a token before the time the session file gives: refresh it once.
     if (!(colabSessionOf(url) && isUnauthenticated((error as CliError).cause))) throw error;
-    return connectOrExplain(await freshAgentUrl(url, true));
+    return connectTo(await freshAgentUrl(url, true));
+  }
+}
+
+/** Connects to `url`; a failure says what went wrong and, when nothing answered, how to get an agent. */
+export async function connectTo(url: string): Promise<AgentClient> {
+  try {
+    return await connect(url);
+  } catch (error) {
+    if (!isGpulinkError(error)) throw error;
+    // The SDK's message names the host and port; the URL is only repeated when that message does not.
+    if (error.code === 'UNAVAILABLE')
+      throw new CliError(`${error.message}; is it running? \`gpulink up\` starts a local one`, EXIT.error, {
+        cause: error,
+      });
+    throw new CliError(`cannot use the agent at ${redactUrl(url)}: ${error.message}`, EXIT.error, {
+      cause: error,
+    });
   }
 }
 

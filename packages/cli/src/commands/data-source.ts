@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { AgentClient, DataSource } from '@gpulink/sdk';
 import { CliError, type OutputMode } from './context.js';
-import { formatBytes } from './format.js';
+import { formatBytes, plural } from './format.js';
 
 /**
  * Turns a DATA argument into a DataSource: `ds_…` is an uploaded dataset, `agent:/path` a folder on
@@ -39,7 +39,7 @@ export async function uploadFolder(agent: AgentClient, dir: string, mode: Output
   });
   if (mode !== 'json') {
     process.stderr.write(
-      `\r${result.dataset.id}: ${result.fileCount} files, ${formatBytes(result.totalBytes)} (${formatBytes(result.sentBytes)} sent, ${formatBytes(result.reusedBytes)} already on the agent)\n`,
+      `\r${result.dataset.id}: ${plural(result.fileCount, 'file')}, ${formatBytes(result.totalBytes)} (${formatBytes(result.sentBytes)} sent, ${formatBytes(result.reusedBytes)} already on the agent)\n`,
     );
   }
   return result.dataset;

@@ -10,6 +10,7 @@ import { localAgentDir } from '../config/profile.js';
 import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
 import { uploadFolder } from './data-source.js';
 import { exitCodeFor, followJobPlain } from './follow.js';
+import { wholeNumber } from './option-values.js';
 
 /**
  * The README's main job: start the embedded agent, write scikit-learn's digits as an image folder,
@@ -19,10 +20,10 @@ export function registerDemo(program: Command): void {
   program
     .command('demo')
     .description('train a real digit classifier on the embedded local agent, live')
-    .option('--epochs <n>', 'epochs to train', '4')
+    .option('--epochs <n>', 'epochs to train', wholeNumber(1), 4)
     .option('--json', 'NDJSON events')
     .addHelpText('after', '\nExample:\n  gpulink demo')
-    .action(async (o: GlobalOptions & { epochs: string }, cmd: Command) => {
+    .action(async (o: GlobalOptions & { epochs: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       const mode = outputMode(g);
       const note = (m: string) => (mode === 'json' ? undefined : process.stderr.write(`${m}\n`));
@@ -45,7 +46,7 @@ export function registerDemo(program: Command): void {
         batchSize: 64,
         validPct: 0.2,
         seed: 42,
-        epochs: Number(g.epochs),
+        epochs: g.epochs,
         fitMethod: 'fit_one_cycle',
         lr: 0.01,
         metrics: ['accuracy'],

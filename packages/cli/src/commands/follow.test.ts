@@ -16,7 +16,7 @@ describe('plain output of a recorded vision job', () => {
   it('prints states, fits and one line per epoch, but no batch noise', () => {
     expect(lines.filter((l) => /^epoch \d\/2 {2}train_loss /.test(l))).toHaveLength(2);
     expect(lines.some((l) => l.endsWith('succeeded'))).toBe(true);
-    expect(lines.some((l) => l.startsWith('fit 1: '))).toBe(true);
+    expect(lines.some((l) => l.startsWith('fit 1: 2 epochs, '))).toBe(true);
     expect(lines.length).toBeLessThan(
       events.filter((e) => e.type !== 'batch' && e.type !== 'stats').length + 1,
     );
@@ -24,7 +24,7 @@ describe('plain output of a recorded vision job', () => {
 
   it('ends with the accuracy and how to get the model', () => {
     const summary = summaryLines(view);
-    expect(summary[0]).toMatch(/succeeded after 2 epoch\(s\), accuracy \d+\.\d%/);
+    expect(summary[0]).toMatch(/succeeded after 2 epochs, accuracy \d+\.\d%/);
     expect(summary[1]).toContain(`gpulink pull ${view.jobId} export.pkl`);
     expect(exitCodeFor(view)).toBe(0);
   });

@@ -1,7 +1,7 @@
 import type { Job, JobEvent } from '@gpulink/sdk';
 import { emptyJobView, type JobView, lastMetric, reduceJobView } from '../ui/job-view.js';
 import { EXIT, type OutputMode, printJson, printLine } from './context.js';
-import { formatBytes, formatDuration, formatNumber } from './format.js';
+import { formatBytes, formatDuration, formatNumber, plural } from './format.js';
 
 /** How a followed job ended, as an exit code. */
 export function exitCodeFor(view: JobView): number {
@@ -52,7 +52,7 @@ export function describeEvent(event: JobEvent, view: JobView): string | undefine
     case 'log':
       return `  | ${event.text}`;
     case 'fitStarted':
-      return `fit ${event.fitIndex + 1}: ${event.epochs} epoch(s), ${event.trainBatches} training batches, ${event.trainItems} training / ${event.validItems} validation items`;
+      return `fit ${event.fitIndex + 1}: ${plural(event.epochs, 'epoch')}, ${event.trainBatches} training batches, ${event.trainItems} training / ${event.validItems} validation items`;
     case 'epochEnded': {
       const metrics = Object.entries(event.metrics).map(([k, v]) => `${k} ${formatNumber(v)}`);
       const total = view.plannedEpochs ? `/${view.plannedEpochs}` : '';
@@ -102,7 +102,7 @@ export function summaryLines(view: JobView): string[] {
   lines.push(
     view.lrFind && !last
       ? `job ${view.jobId} ${view.state ?? 'unknown'}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatNumber(valley.lr)}` : ''}`
-      : `job ${view.jobId} ${view.state ?? 'unknown'} after ${last?.completedEpochs ?? 0} epoch(s)${headline}`,
+      : `job ${view.jobId} ${view.state ?? 'unknown'} after ${plural(last?.completedEpochs ?? 0, 'epoch')}${headline}`,
   );
   const model = view.artifacts.find((a) => a.kind === 'model');
   if (model)

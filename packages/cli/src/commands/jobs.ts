@@ -1,61 +1,64 @@
-import type { JobState } from '@gpulink/sdk';
+import { hasStatus, isTerminalState, type Job, type JobInfo, type JobState } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
 import { exitCodeFor, followJobPlain } from './follow.js';
-import { formatAge, formatBytes, formatNumber } from './format.js';
+import { formatAge, formatBytes, formatNumber, formatTable } from './format.js';
+import { resolveJob } from './job-arg.js';
+import { wholeNumber } from './option-values.js';
 
 export function registerJobs(program: Command): void {
   program
     .command('jobs')
     .description('list jobs, newest first')
     .option('--state <states>', 'comma-separated states to show, e.g. running,queued')
-    .option('--limit <n>', 'how many', '20')
+    .option('--limit <n>', 'how many', wholeNumber(1), 20)
     .option('--json', 'one JSON object per job')
     .addHelpText('after', '\nExample:\n  gpulink jobs --state running,queued')
-    .action(async (o: GlobalOptions & { state?: string; limit: string }, cmd: Command) => {
+    .action(async (o: GlobalOptions & { state?: string; limit: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
         const jobs = await agent.jobs.list({
           states: g.state?.split(',') as JobState[] | undefined,
-          limit: Number(g.limit),
+          limit: g.limit,
         });
         if (outputMode(g) === 'json') {
           for (const j of jobs) printJson(j);
           return;
         }
-        if (jobs.length === 0) printLine('no jobs yet: try `gpulink demo`');
-        for (const j of jobs) {
-          const acc = j.lastEpoch?.metrics.accuracy;
-          printLine(
-            [
-              j.id,
-              j.state.padEnd(11),
-              (j.name || j.task.type).padEnd(16),
-              `${j.completedEpochs}/${j.totalEpochs || '?'} epochs`,
-              acc !== undefined ? `acc ${formatNumber(acc)}` : '',
-              formatAge(j.createdAt),
-            ].join('  '),
-          );
-        }
+        if (jobs.length === 0) return printLine('no jobs yet: try `gpulink demo`');
+        const rows = jobs.map((j) => {
+          const accuracy = j.lastEpoch?.metrics.accuracy;
+          return [
+            j.id,
+            j.state,
+            j.name || j.task.type,
+            // lr_find, predict and scripts that never fit have no epochs to count.
+            j.totalEpochs || j.completedEpochs ? `${j.completedEpochs}/${j.totalEpochs || '?'}` : '-',
+            accuracy !== undefined ? formatNumber(accuracy) : '-',
+            formatAge(j.createdAt),
+          ];
+        });
+        for (const line of formatTable(['ID', 'STATE', 'NAME', 'EPOCHS', 'ACCURACY', 'CREATED'], rows))
+          printLine(line);
       });
     });
 
   program
     .command('watch <JOB>')
     .description('follow a job live (from its first event, or after --after-seq)')
-    .option('--after-seq <n>', 'skip events up to this seq', '0')
+    .option('--after-seq <n>', 'skip events up to this seq', wholeNumber(0), 0)
     .option('--json', 'NDJSON events')
     .addHelpText('after', '\nExample:\n  gpulink watch job_0mb3k9x2a1f0c4d2e')
-    .action(async (jobId: string, o: GlobalOptions & { afterSeq: string }, cmd: Command) => {
+    .action(async (jobId: string, o: GlobalOptions & { afterSeq: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       process.exitCode = await withAgent(g, async (agent) => {
-        const job = await agent.jobs.get(jobId);
+        const job = await resolveJob(agent, jobId);
         const mode = outputMode(g);
         if (mode === 'interactive') {
           const { followInTerminal } = await import('../ui/render.js');
           return followInTerminal(agent, job);
         }
-        return exitCodeFor(await followJobPlain(job, mode, { afterSeq: Number(g.afterSeq) }));
+        return exitCodeFor(await followJobPlain(job, mode, { afterSeq: g.afterSeq }));
       });
     });
 
@@ -68,7 +71,7 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: string, o: GlobalOptions & { follow?: boolean }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
-        const job = await agent.jobs.get(jobId);
+        const job = await resolveJob(agent, jobId);
         const mode = outputMode(g) === 'json' ? 'json' : 'plain';
         await followJobPlain(job, mode, { replayOnly: !g.follow, logsOnly: true });
       });
@@ -82,9 +85,12 @@ export function registerJobs(program: Command): void {
     .action(async (jobId: string, o: GlobalOptions, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       await withAgent(g, async (agent) => {
-        const info = await agent.jobs.cancel(jobId, { reason: 'cancelled with gpulink cancel' });
+        const { info, already } = await cancelOnce(await resolveJob(agent, jobId));
+        if (already && info.state !== 'cancelled')
+          throw new CliError(`job ${info.id} already ${info.state}: there is nothing to cancel`);
         if (outputMode(g) === 'json') printJson(info);
-        else printLine(`${info.id} ${info.state === 'cancelled' ? 'cancelled' : 'is stopping'}`);
+        else if (already) printLine(`job ${info.id} is already cancelled`);
+        else printLine(`job ${info.id} ${info.state === 'cancelled' ? 'cancelled' : 'is stopping'}`);
       });
     });
 
@@ -103,13 +109,15 @@ export function registerJobs(program: Command): void {
       ) => {
         const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
         await withAgent(g, async (agent) => {
-          const job = await agent.jobs.get(jobId);
+          const job = await resolveJob(agent, jobId);
           const artifacts = await job.artifacts.list();
           const name = artifact ?? artifacts.find((a) => a.kind === 'model')?.name;
-          if (!name)
+          if (!name || !artifacts.some((a) => a.name === name)) {
+            const has = artifacts.length ? `: ${artifacts.map((a) => a.name).join(', ')}` : ' none';
             throw new CliError(
-              `${jobId} has no model artifact; it has: ${artifacts.map((a) => a.name).join(', ') || 'none'}`,
+              `NOT_FOUND: job ${job.id} has no ${artifact ? `artifact '${artifact}'` : 'model artifact'}; it has${has}`,
             );
+          }
           const { basename } = await import('node:path');
           const result = await job.artifacts.download(name, g.output ?? basename(name));
           if (outputMode(g) === 'json') printJson(result);
@@ -118,4 +126,20 @@ export function registerJobs(program: Command): void {
         });
       },
     );
+}
+
+/**
+ * Cancels a job; `already` when it had finished before. The agent refuses to cancel a finished job
+ * (FAILED_PRECONDITION), so one that finished just now is looked at again rather than reported raw.
+ */
+async function cancelOnce(job: Job): Promise<{ info: JobInfo; already: boolean }> {
+  if (isTerminalState(job.info.state)) return { info: job.info, already: true };
+  try {
+    return { info: await job.cancel({ reason: 'cancelled with gpulink cancel' }), already: false };
+  } catch (error) {
+    if (!hasStatus(error, 'FAILED_PRECONDITION')) throw error;
+    const info = await job.refresh();
+    if (!isTerminalState(info.state)) throw error;
+    return { info, already: true };
+  }
 }

@@ -2,15 +2,17 @@ import type { FitMethod, JobOptions, VisionLabels } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError, type GlobalOptions, outputMode, withAgent } from './context.js';
 import { resolveDataArg } from './data-source.js';
+import { resolveJob } from './job-arg.js';
+import { decimal, wholeNumber, wholeNumberList } from './option-values.js';
 import { followOrDetach } from './run-job.js';
 
 interface CommonTrainOptions extends GlobalOptions {
-  epochs?: string;
-  lr?: string;
+  epochs?: number;
+  lr?: number | 'find';
   fit?: string;
-  bs?: string;
-  validPct?: string;
-  seed?: string;
+  bs?: number;
+  validPct?: number;
+  seed?: number;
   metrics?: string;
   name?: string;
   tag?: string[];
@@ -19,20 +21,8 @@ interface CommonTrainOptions extends GlobalOptions {
   detach?: boolean;
 }
 
-const int = (flag: string, v: string | undefined) => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new CliError(`${flag}: "${v}" is not a whole number`);
-  return n;
-};
-const num = (flag: string, v: string | undefined) => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new CliError(`${flag}: "${v}" is not a number`);
-  return n;
-};
-const lrArg = (v: string | undefined): number | 'find' | undefined =>
-  v === 'find' ? 'find' : num('--lr', v);
+/** A learning rate, or "find" to run the lr finder first. */
+const learningRate = (v: string): number | 'find' => (v === 'find' ? 'find' : decimal({ above: 0 })(v));
 const fitArg = (v: string | undefined): FitMethod | undefined => {
   if (v === undefined) return undefined;
   if (v === 'fine_tune' || v === 'fit_one_cycle' || v === 'fit') return v;
@@ -61,12 +51,12 @@ function labelsArg(v: string | undefined): VisionLabels | undefined {
 
 function addCommon(cmd: Command): Command {
   return cmd
-    .option('--epochs <n>', 'epochs to train', '3')
-    .option('--lr <rate|find>', 'learning rate, or "find" to run the lr finder first')
+    .option('--epochs <n>', 'epochs to train', wholeNumber(1), 3)
+    .option('--lr <rate|find>', 'learning rate, or "find" to run the lr finder first', learningRate)
     .option('--fit <method>', 'fine_tune | fit_one_cycle | fit')
-    .option('--bs <n>', 'batch size')
-    .option('--valid-pct <p>', 'fraction held out for validation', undefined)
-    .option('--seed <n>', 'random seed')
+    .option('--bs <n>', 'batch size', wholeNumber(1))
+    .option('--valid-pct <p>', 'fraction held out for validation', decimal({ above: 0, below: 1 }))
+    .option('--seed <n>', 'random seed', wholeNumber(0))
     .option('--metrics <list>', 'comma-separated fastai metrics, e.g. accuracy,error_rate')
     .option('--name <name>', 'a name for job lists')
     .option('--tag <tag...>', 'tags for filtering')
@@ -83,7 +73,7 @@ export function registerTrain(program: Command): void {
       .command('vision <DATA>')
       .description('train an image classifier (labels from folder names by default)')
       .option('--arch <name>', 'torchvision or timm architecture', 'resnet18')
-      .option('--size <px>', 'image size in pixels')
+      .option('--size <px>', 'image size in pixels', wholeNumber(1))
       .option('--no-pretrained', 'start from random weights (no download)')
       .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE')
       .option('--fp16', 'mixed precision on the GPU'),
@@ -97,7 +87,7 @@ export function registerTrain(program: Command): void {
         data: string,
         o: CommonTrainOptions & {
           arch: string;
-          size?: string;
+          size?: number;
           pretrained: boolean;
           labels?: string;
           fp16?: boolean;
@@ -112,14 +102,14 @@ export function registerTrain(program: Command): void {
             labels: labelsArg(g.labels),
             arch: g.arch,
             pretrained: g.pretrained,
-            imageSize: int('--size', g.size),
-            batchSize: int('--bs', g.bs),
-            validPct: num('--valid-pct', g.validPct),
-            seed: int('--seed', g.seed),
+            imageSize: g.size,
+            batchSize: g.bs,
+            validPct: g.validPct,
+            seed: g.seed,
             metrics: g.metrics?.split(','),
             fp16: g.fp16,
-            epochs: int('--epochs', g.epochs),
-            lr: lrArg(g.lr),
+            epochs: g.epochs,
+            lr: g.lr,
             fitMethod: fitArg(g.fit),
           });
           return followOrDetach(agent, job, g);
@@ -134,7 +124,7 @@ export function registerTrain(program: Command): void {
       .requiredOption('--target <column>', 'the column to predict')
       .option('--cat <cols>', 'comma-separated categorical columns')
       .option('--cont <cols>', 'comma-separated continuous columns')
-      .option('--layers <sizes>', 'hidden layer sizes, e.g. 200,100')
+      .option('--layers <sizes>', 'hidden layer sizes, e.g. 200,100', wholeNumberList(1))
       .option('--regression', 'predict a number rather than a class'),
   )
     .addHelpText(
@@ -148,7 +138,7 @@ export function registerTrain(program: Command): void {
           target: string;
           cat?: string;
           cont?: string;
-          layers?: string;
+          layers?: number[];
           regression?: boolean;
         },
         cmd: Command,
@@ -164,14 +154,14 @@ export function registerTrain(program: Command): void {
             target: g.target,
             categoricalColumns: g.cat?.split(','),
             continuousColumns: g.cont?.split(','),
-            layers: g.layers?.split(',').map((x) => int('--layers', x) as number),
+            layers: g.layers,
             regression: g.regression,
-            batchSize: int('--bs', g.bs),
-            validPct: num('--valid-pct', g.validPct),
-            seed: int('--seed', g.seed),
+            batchSize: g.bs,
+            validPct: g.validPct,
+            seed: g.seed,
             metrics: g.metrics?.split(','),
-            epochs: int('--epochs', g.epochs),
-            lr: lrArg(g.lr),
+            epochs: g.epochs,
+            lr: g.lr,
             fitMethod: fitArg(g.fit) as 'fit_one_cycle' | 'fit' | undefined,
           });
           return followOrDetach(agent, job, g);
@@ -183,8 +173,8 @@ export function registerTrain(program: Command): void {
     .command('lr-find <DATA>')
     .description("run fastai's learning-rate finder on an image folder and show the curve")
     .option('--arch <name>', 'architecture', 'resnet18')
-    .option('--size <px>', 'image size in pixels')
-    .option('--bs <n>', 'batch size')
+    .option('--size <px>', 'image size in pixels', wholeNumber(1))
+    .option('--bs <n>', 'batch size', wholeNumber(1))
     .option('--no-pretrained', 'start from random weights (no download)')
     .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE')
     .option('--cpu', 'run on the CPU')
@@ -197,7 +187,7 @@ export function registerTrain(program: Command): void {
     .action(
       async (
         data: string,
-        o: CommonTrainOptions & { arch: string; size?: string; pretrained: boolean; labels?: string },
+        o: CommonTrainOptions & { arch: string; size?: number; pretrained: boolean; labels?: string },
         cmd: Command,
       ) => {
         const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
@@ -209,8 +199,8 @@ export function registerTrain(program: Command): void {
               labels: labelsArg(g.labels),
               arch: g.arch,
               pretrained: g.pretrained,
-              imageSize: int('--size', g.size),
-              batchSize: int('--bs', g.bs),
+              imageSize: g.size,
+              batchSize: g.bs,
             },
           });
           return followOrDetach(agent, job, g);
@@ -261,10 +251,10 @@ export function registerTrain(program: Command): void {
   program
     .command('predict <JOB> <FILES...>')
     .description("label files with a finished job's exported model")
-    .option('--top <k>', 'classes to show per file', '3')
+    .option('--top <k>', 'classes to show per file', wholeNumber(1), 3)
     .option('--json', 'NDJSON events on stdout')
     .addHelpText('after', '\nExample:\n  gpulink predict job_0mb3k9x2a1f0c4d2e ./holdout/3_1790.png')
-    .action(async (jobId: string, files: string[], o: GlobalOptions & { top: string }, cmd: Command) => {
+    .action(async (jobId: string, files: string[], o: GlobalOptions & { top: number }, cmd: Command) => {
       const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
       const { mkdtemp, copyFile, rm } = await import('node:fs/promises');
       const { tmpdir } = await import('node:os');
@@ -274,12 +264,13 @@ export function registerTrain(program: Command): void {
         const names = files.map((f, i) => `${i}-${basename(f)}`);
         await Promise.all(files.map((f, i) => copyFile(f, join(staging, names[i] as string))));
         process.exitCode = await withAgent(g, async (agent) => {
+          const model = await resolveJob(agent, jobId);
           const inputs = await resolveDataArg(agent, staging, outputMode(g));
           const job = await agent.predict({
-            model: jobId,
+            model: model.id,
             inputs,
             inputPaths: names,
-            topK: int('--top', g.top),
+            topK: g.top,
           });
           return followOrDetach(agent, job, g);
         });

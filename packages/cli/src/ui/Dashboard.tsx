@@ -1,7 +1,7 @@
-import type { AgentClient, JobInfo } from '@gpulink/sdk';
+import { type AgentClient, isTerminalState, type JobInfo } from '@gpulink/sdk';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useState } from 'react';
-import { formatAge } from '../commands/format.js';
+import { abbreviateIds, formatAge } from '../commands/format.js';
 import { GpuPanel } from './components/GpuPanel.js';
 import { JobDetail } from './components/JobDetail.js';
 import { useJobView } from './hooks/use-job-view.js';
@@ -18,7 +18,8 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
   const [selected, setSelected] = useState(0);
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [showLogs, setShowLogs] = useState(false);
-  const [note, setNote] = useState<string | undefined>(undefined);
+  /** A word about one job (a cancel sent or refused), shown while that job is selected and running. */
+  const [note, setNote] = useState<{ jobId: string; text: string } | undefined>(undefined);
 
   useEffect(() => {
     let alive = true;
@@ -40,14 +41,18 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
   }, [agent, pollMs]);
 
   const current = jobs[Math.min(selected, Math.max(0, jobs.length - 1))];
+  const shortIds = abbreviateIds(jobs.map((j) => j.id));
+  const cancellable = current !== undefined && !isTerminalState(current.state);
+  const shownNote = note && cancellable && note.jobId === current.id ? note.text : undefined;
   const { view } = useJobView(agent, current?.id);
 
   useInput((input, key) => {
     if (confirmCancel) {
       if (input === 'y' && current) {
-        agent.jobs.cancel(current.id, { reason: 'cancelled from the dashboard' }).then(
-          () => setNote(`cancel sent to ${current.id}`),
-          (e: Error) => setNote(`cancel failed: ${e.message}`),
+        const jobId = current.id;
+        agent.jobs.cancel(jobId, { reason: 'cancelled from the dashboard' }).then(
+          () => setNote({ jobId, text: `cancel sent to ${jobId}` }),
+          (e: Error) => setNote({ jobId, text: `cancel failed: ${e.message}` }),
         );
       }
       setConfirmCancel(false);
@@ -56,7 +61,7 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
     if (input === 'q' || (key.ctrl && input === 'c')) exit();
     else if (key.upArrow || input === 'k') setSelected((s) => Math.max(0, s - 1));
     else if (key.downArrow || input === 'j') setSelected((s) => Math.min(jobs.length - 1, s + 1));
-    else if (input === 'c' && current) setConfirmCancel(true);
+    else if (input === 'c' && cancellable) setConfirmCancel(true);
     else if (input === 'l') setShowLogs((s) => !s);
   });
 
@@ -88,7 +93,7 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
           {jobs.length === 0 ? <Text dimColor>no jobs yet — try `gpulink demo`</Text> : null}
           {jobs.map((j, i) => (
             <Text key={j.id} inverse={i === selected} wrap="truncate-end">
-              {j.id.slice(-8)} {j.state.padEnd(11)} {j.name || j.task.type}{' '}
+              {shortIds.get(j.id)} {j.state.padEnd(11)} {j.name || j.task.type}{' '}
               <Text dimColor>{formatAge(j.createdAt)}</Text>
             </Text>
           ))}
@@ -102,11 +107,11 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
           )}
         </Box>
       </Box>
-      {note ? <Text color="yellow">{note}</Text> : null}
+      {shownNote ? <Text color="yellow">{shownNote}</Text> : null}
       {confirmCancel ? (
         <Text color="yellow">cancel {current?.id}? y / n</Text>
       ) : (
-        <Text dimColor>↑/↓ select · c cancel · l logs · q quit</Text>
+        <Text dimColor>↑/↓ select · {cancellable ? 'c cancel · ' : ''}l logs · q quit</Text>
       )}
     </Box>
   );

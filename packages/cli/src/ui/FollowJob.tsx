@@ -1,7 +1,7 @@
 import type { AgentClient, Job } from '@gpulink/sdk';
 import { isTerminalState } from '@gpulink/sdk';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { JobDetail } from './components/JobDetail.js';
 import { useJobView } from './hooks/use-job-view.js';
 import type { JobView } from './job-view.js';
@@ -28,7 +28,14 @@ export function FollowJob({
   const { exit } = useApp();
   const { stdout } = useStdout();
   const { view, error } = useJobView(agent, job.id, job);
-  const [asking, setAsking] = useState(false);
+  const [asking, showAsking] = useState(false);
+  // What the key handler reads: a state update reaches the handler only after the next render's
+  // effects, so a quick second Ctrl-C would still meet the handler that has not asked yet.
+  const askingNow = useRef(false);
+  const setAsking = (value: boolean) => {
+    askingNow.current = value;
+    showAsking(value);
+  };
   const [note, setNote] = useState<string | undefined>(undefined);
 
   useEffect(() => {
@@ -39,19 +46,20 @@ export function FollowJob({
   }, [view, exit, onDone]);
 
   useInput((input, key) => {
-    if (!asking) {
+    if (!askingNow.current) {
       if (key.ctrl && input === 'c') setAsking(true);
       return;
     }
-    if (input === 'c') {
+    // Ctrl-C arrives as input 'c' with ctrl set: it must be told apart from a plain 'c' first.
+    if (input === 'w' || (key.ctrl && input === 'c')) {
+      onDone({ view, detached: true });
+      exit();
+    } else if (input === 'c') {
       setAsking(false);
       setNote('cancelling…');
       job
         .cancel({ reason: 'cancelled from the terminal' })
         .catch((e: Error) => setNote(`cancel failed: ${e.message}`));
-    } else if (input === 'w' || (key.ctrl && input === 'c')) {
-      onDone({ view, detached: true });
-      exit();
     } else if (key.escape || input === 'r') {
       setAsking(false);
     }
@@ -68,8 +76,8 @@ export function FollowJob({
       {note ? <Text color="yellow">{note}</Text> : null}
       {asking ? (
         <Text color="yellow">
-          Stop? <Text bold>c</Text> cancel the job · <Text bold>w</Text> stop watching (it keeps running) ·{' '}
-          <Text bold>r</Text> resume watching
+          Stop? <Text bold>c</Text> cancel the job · <Text bold>w</Text> or <Text bold>ctrl-c</Text> stop
+          watching (it keeps running) · <Text bold>r</Text> resume watching
         </Text>
       ) : view?.state && isTerminalState(view.state) ? null : (
         <Text dimColor>ctrl-c: cancel or stop watching</Text>

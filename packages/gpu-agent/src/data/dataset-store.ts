@@ -21,6 +21,11 @@ import { writeFileAtomic } from '../state/state-dir.js';
 import { unsafePathReason } from './safe-path.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
+/**
+ * The SHA-256 of no bytes. An empty file has nothing to upload, so the agent never asks for it
+ * (a client has no chunk to send) and stores it itself when a dataset needs it.
+ */
+const EMPTY_SHA256 = createHash('sha256').digest('hex');
 /** Largest chunk accepted in one UploadBlobs message (the client sends at most this). */
 export const MAX_CHUNK_BYTES = 1024 * 1024;
 const MAX_FILES = 1_000_000;
@@ -92,6 +97,8 @@ export class DatasetStore {
       if (!SHA256.test(f.sha256))
         throw invalidArgument(`files[${i}].sha256: expected 64 lowercase hex digits`);
       if (seen.has(f.path)) throw invalidArgument(`files[${i}].path "${f.path}" appears twice`);
+      if (f.sizeBytes === 0 && f.sha256 !== EMPTY_SHA256)
+        throw invalidArgument(`files[${i}]: an empty file's sha256 is ${EMPTY_SHA256}, not ${f.sha256}`);
       seen.add(f.path);
     }
     for (const f of files) {
@@ -125,7 +132,7 @@ export class DatasetStore {
       return { id, missing: [], alreadyCommitted: true };
     }
     const found = await mapConcurrently([...bySha], async ([sha256, sizeBytes]) => {
-      if (await exists(this.blobPath(sha256))) return undefined;
+      if (sizeBytes === 0 || (await exists(this.blobPath(sha256)))) return undefined;
       const part = await stat(this.#partPath(sha256)).catch(() => undefined);
       return { sha256, sizeBytes, receivedBytes: Math.min(part?.size ?? 0, sizeBytes) };
     });
@@ -202,6 +209,7 @@ export class DatasetStore {
       for (const folder of [...new Set(targets.map((t) => dirname(t.target)))].sort()) {
         await mkdir(folder, { recursive: true, mode: 0o700 });
       }
+      if (sorted.some((f) => f.sizeBytes === 0)) await this.#storeEmptyBlob();
       const missing = new Set<string>();
       await mapConcurrently(targets, async ({ sha256, target }) => {
         const blob = this.blobPath(sha256);
@@ -229,6 +237,15 @@ export class DatasetStore {
       throw error;
     }
     return this.get(id);
+  }
+
+  /** The empty content, which no upload delivers (see EMPTY_SHA256). */
+  async #storeEmptyBlob(): Promise<void> {
+    const path = this.blobPath(EMPTY_SHA256);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    await writeFile(path, '', { mode: 0o600, flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+    });
   }
 
   async get(id: string): Promise<Dataset> {
