@@ -6,14 +6,13 @@ import {
   isCancelled,
   isDataLoss,
   isInvalidArgument,
-  isJobFailed,
   isNotFound,
   isUnauthenticated,
   isUnavailable,
-  JobFailedError,
   statusName,
   toGpulinkError,
 } from './errors.js';
+import { isJobFailed, JobFailedError } from './job-failed-error.js';
 import type { JobSummary } from './types.js';
 
 function serviceError(code: number, details: string) {
@@ -99,7 +98,9 @@ describe('GpulinkError', () => {
     expect(fromCopy).toBeInstanceOf(GpulinkError);
     expect(isNotFound(fromCopy)).toBe(true);
     expect(new GpulinkError('NOT_FOUND', 'x')).toBeInstanceOf(copy.GpulinkError);
-    const failedCopy = new copy.JobFailedError(summary({}));
+    const jobSpecifier = './job-failed-error.js?copy';
+    const jobCopy = (await import(/* @vite-ignore */ jobSpecifier)) as typeof import('./job-failed-error.js');
+    const failedCopy = new jobCopy.JobFailedError(summary({}));
     expect(failedCopy).toBeInstanceOf(JobFailedError);
     expect(failedCopy).toBeInstanceOf(GpulinkError);
     expect(isJobFailed(failedCopy)).toBe(true);

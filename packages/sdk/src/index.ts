@@ -40,17 +40,16 @@ export {
   isFailedPrecondition,
   isGpulinkError,
   isInvalidArgument,
-  isJobFailed,
   isNotFound,
   isPermissionDenied,
   isResourceExhausted,
   isUnauthenticated,
   isUnavailable,
   isUnimplemented,
-  JobFailedError,
   type StatusName,
   statusName,
 } from './errors.js';
+export { isJobFailed, JobFailedError } from './job-failed-error.js';
 export type {
   CsvLabels,
   DataSource,

@@ -5,7 +5,8 @@ import { startTcpProxy, type TcpProxy } from '@gpulink/gpu-agent/testing';
 import { JobState } from '@gpulink/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AgentClient, connect } from './client.js';
-import { GpulinkError, JobFailedError } from './errors.js';
+import { GpulinkError } from './errors.js';
+import { JobFailedError } from './job-failed-error.js';
 import { makeJobLog, startWatchJobDouble, type WatchJobDouble } from './test-utils/watch-job-double.js';
 import type { JobEvent } from './types.js';
 

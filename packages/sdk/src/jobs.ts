@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { DataServiceClient, JobServiceClient } from '@gpulink/proto';
 import { type ArtifactsApi, createArtifactsApi } from './artifacts.js';
 import { jobEvent, jobInfo, jobStateToProto } from './convert.js';
-import { GpulinkError, JobFailedError, toGpulinkError } from './errors.js';
+import { GpulinkError, toGpulinkError } from './errors.js';
+import { JobFailedError } from './job-failed-error.js';
 import { type JobOptions, type JobTask, toJobSpec } from './job-spec.js';
 import {
   backoffDelay,

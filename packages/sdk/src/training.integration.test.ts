@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentClient, connect } from './client.js';
-import { JobFailedError } from './errors.js';
+import { JobFailedError } from './job-failed-error.js';
 import type { Job } from './jobs.js';
 import {
   makeBreastCancerCsv,
