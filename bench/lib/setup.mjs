@@ -22,11 +22,11 @@ export async function tempDir(label) {
 }
 
 /**
- * Starts an agent (`gpulink-agent serve --json` from dist) and connects the SDK to it. `close()` stops
+ * Starts an agent (`gpulink-agent serve --json` from dist, with `extraArgs`) and connects the SDK to it. `close()` stops
  * both and removes the state dir.
  */
-export async function startAgent({ warmWorkers = 0, env = {} } = {}) {
-  const agent = await startTestAgent({ warmWorkers, env });
+export async function startAgent({ warmWorkers = 0, env = {}, extraArgs = [] } = {}) {
+  const agent = await startTestAgent({ warmWorkers, env, extraArgs });
   const client = await connect(agent.url, { timeoutMs: 60_000 });
   return {
     agent,
