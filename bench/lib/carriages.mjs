@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startJupyterServer } from '@gpulink/gpu-agent/testing';
 import { connect, formatAgentUrl } from '@gpulink/sdk';
 import { childrenOf } from './processes.mjs';
-import { python, startAgent } from './setup.mjs';
+import { python, startAgent, writeLoopbackCertificate } from './setup.mjs';
 import { startTlsEdge } from './tls-edge.mjs';
 
 /** The carriages in the order the suite names them; `direct` is the baseline. */
@@ -52,6 +52,7 @@ export async function startCarriages(root) {
     if (agent.fingerprint === undefined || agent.webSocketPort === undefined)
       throw new Error('the agent started without TLS or without its WebSocket endpoint');
     await mkdir(join(root, 'edge'));
+    await writeLoopbackCertificate(join(root, 'edge'), 'edge');
     const edge = await startTlsEdge(agent.webSocketPort, join(root, 'edge'));
     stops.push(edge.stop);
     const jupyter = await startJupyterServer({ python });

@@ -2,7 +2,7 @@
 // (cloudflared, ngrok): it terminates its own TLS and passes the bytes inside, the WebSocket upgrade
 // included, to the agent's --ws-port. A separate process, as an edge is a separate machine, so its CPU
 // is not the SDK's. Started from this file with `node tls-edge.mjs edge UPSTREAM_PORT CERT_DIR`.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
@@ -10,36 +10,13 @@ import { createInterface } from 'node:readline';
 import { createServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
-/** An EC P-256 certificate for 127.0.0.1 under `dir` (edge.key, edge.crt), made with openssl. */
-function writeEdgeCertificate(dir) {
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-    '-keyout',
-    join(dir, 'edge.key'),
-    '-out',
-    join(dir, 'edge.crt'),
-  ]);
-  return readFileSync(join(dir, 'edge.crt'), 'utf8');
-}
-
 /**
- * Starts the edge process in front of `upstreamPort`, its certificate under `dir`. Resolves with its
- * port, pid, the certificate (PEM, for the SDK's `webSocketCa`) and a stop().
+ * Starts the edge process in front of `upstreamPort`, with the certificate `dir`/edge.crt and its key
+ * edge.key (setup.mjs `writeLoopbackCertificate`). Resolves with its port, pid, the certificate (PEM,
+ * for the SDK's `webSocketCa`) and a stop().
  */
 export async function startTlsEdge(upstreamPort, dir) {
-  const caPem = writeEdgeCertificate(dir);
+  const caPem = readFileSync(join(dir, 'edge.crt'), 'utf8');
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'edge', String(upstreamPort), dir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
