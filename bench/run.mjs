@@ -13,9 +13,10 @@ import { benchDir, nvidiaGpus, pythonVersions } from './lib/setup.mjs';
 import * as events from './suites/events.mjs';
 import * as start from './suites/start.mjs';
 import * as stats from './suites/stats.mjs';
+import * as transports from './suites/transports.mjs';
 import * as upload from './suites/upload.mjs';
 
-const SUITES = [start, events, upload, stats];
+const SUITES = [start, events, upload, stats, transports];
 
 const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--no-record] | --render RESULTS.json
 
@@ -25,7 +26,7 @@ const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--no-
   --render F    rewrite bench/RESULTS.md from a recorded results file, measuring nothing
 
 Suites:
-${SUITES.map((s) => `  ${s.name.padEnd(8)} ${s.describe}`).join('\n')}
+${SUITES.map((s) => `  ${s.name.padEnd(10)} ${s.describe}`).join('\n')}
 `;
 
 function pickSuites(only) {

@@ -22,11 +22,11 @@ export async function tempDir(label) {
 }
 
 /**
- * Starts an agent (`gpulink-agent serve --json` from dist) and connects the SDK to it. `close()` stops
+ * Starts an agent (`gpulink-agent serve --json` from dist, with `extraArgs`) and connects the SDK to it. `close()` stops
  * both and removes the state dir.
  */
-export async function startAgent({ warmWorkers = 0, env = {} } = {}) {
-  const agent = await startTestAgent({ warmWorkers, env });
+export async function startAgent({ warmWorkers = 0, env = {}, extraArgs = [] } = {}) {
+  const agent = await startTestAgent({ warmWorkers, env, extraArgs });
   const client = await connect(agent.url, { timeoutMs: 60_000 });
   return {
     agent,
@@ -62,33 +62,50 @@ export async function pythonVersions() {
 }
 
 /**
+ * Runs `use(module)` with a TypeScript helper of the packages' tests (a `test-utils` file, not part of
+ * any dist), compiled here on the fly with esbuild (already installed for tsup) rather than copied:
+ * one helper for tests and bench. The compiled module is removed afterwards.
+ */
+async function withTestHelper(source, use) {
+  const { transform } = await import('esbuild');
+  const { code } = await transform(await readFile(source, 'utf8'), {
+    loader: 'ts',
+    format: 'esm',
+    // A helper may find its fixtures relative to its own file.
+    define: { 'import.meta.url': JSON.stringify(pathToFileURL(source).href) },
+  });
+  const dir = await tempDir('test-helper');
+  const module = join(dir, 'helper.mjs');
+  await writeFile(module, code);
+  try {
+    return await use(await import(pathToFileURL(module).href));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
  * The STAND-IN nvidia-smi of the agent's own tests (packages/gpu-agent/src/test-utils), for machines
- * without a GPU. It is TypeScript and not part of the agent's dist, so it is compiled here on the fly
- * with esbuild (already installed for tsup) rather than copied: one stand-in for tests and bench.
- * Returns a folder to put first on PATH, or an error message.
+ * without a GPU. Returns a folder to put first on PATH, or an error message.
  */
 export async function installNvidiaSmiStandIn() {
   const source = join(packageDir, 'src', 'test-utils', 'nvidia-smi-standin.ts');
   try {
-    const { transform } = await import('esbuild');
-    const { code } = await transform(await readFile(source, 'utf8'), {
-      loader: 'ts',
-      format: 'esm',
-      // The stand-in finds its fixture relative to its own file.
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(source).href) },
-    });
-    const dir = await tempDir('standin-module');
-    const module = join(dir, 'nvidia-smi-standin.mjs');
-    await writeFile(module, code);
-    try {
-      const { installNvidiaSmiStandIn: install } = await import(pathToFileURL(module).href);
-      return { dir: await install() };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    return { dir: await withTestHelper(source, (m) => m.installNvidiaSmiStandIn()) };
   } catch (error) {
     return { error: `cannot build the nvidia-smi stand-in from ${source}: ${error.message}` };
   }
+}
+
+/**
+ * Writes `<dir>/<name>.key` and `<dir>/<name>.crt`, a self-signed certificate for 127.0.0.1, with the
+ * SDK tests' helper (packages/sdk/src/test-utils/self-signed.ts, openssl).
+ */
+export function writeLoopbackCertificate(dir, name) {
+  const source = join(benchDir, '..', 'packages', 'sdk', 'src', 'test-utils', 'self-signed.ts');
+  return withTestHelper(source, (m) =>
+    m.writeSelfSignedCertificate(dir, name, '/CN=127.0.0.1', ['subjectAltName=IP:127.0.0.1']),
+  );
 }
 
 /** The GPUs a real `nvidia-smi -L` lists; empty without a driver (the stand-in is never on PATH here). */

@@ -5,7 +5,8 @@
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { count, epochMs, median, millis, now, percent, percentile } from '../lib/figures.mjs';
+import { producerRate, receiver } from '../lib/event-receiver.mjs';
+import { count, median, millis, percent, percentile } from '../lib/figures.mjs';
 import { waitForWarmWorker } from '../lib/processes.mjs';
 import { runJob, runPythonDirect } from '../lib/runs.mjs';
 import { fixturesDir, startAgent, tempDir } from '../lib/setup.mjs';
@@ -15,24 +16,6 @@ export const aliases = ['event-path'];
 export const describe = 'worker -> SDK events/s and latency at 100 events/s vs a bare pipe';
 
 const SCRIPT = 'emit_events.py';
-const BENCH_LINE = /^bench (\d+) ([\d.]+)$/;
-
-/** Receives bench events in order; checks that none is lost or repeated. */
-function receiver() {
-  const r = { n: 0, first: Number.NaN, last: Number.NaN, latencies: [], outOfOrder: 0 };
-  r.take = (text) => {
-    const m = BENCH_LINE.exec(text);
-    if (!m) return;
-    const at = now();
-    r.latencies.push(epochMs() - Number(m[2]));
-    if (Number(m[1]) !== r.n) r.outOfOrder++;
-    if (r.n === 0) r.first = at;
-    r.last = at;
-    r.n++;
-  };
-  r.perSecond = () => (r.n - 1) / ((r.last - r.first) / 1000);
-  return r;
-}
 
 function direct(workspace, args) {
   const r = receiver();
@@ -41,8 +24,7 @@ function direct(workspace, args) {
     cwd: workspace,
     env: { BENCH_EVENTS_FD: '3' },
     onLine: (line) => {
-      const m = /^BENCH wrote (\d+) ([\d.]+)/.exec(line);
-      if (m) wrote = Number(m[1]) / Number(m[2]);
+      wrote = producerRate(line) ?? wrote;
     },
     stdio3: (pipe) =>
       createInterface({ input: pipe }).on('line', (line) => r.take(JSON.parse(line).log.text)),
@@ -58,8 +40,7 @@ async function viaAgent(a, spec, args) {
     (e) => {
       if (e.type !== 'log') return;
       r.take(e.text);
-      const m = /^BENCH wrote (\d+) ([\d.]+)/.exec(e.text);
-      if (m) wrote = Number(m[1]) / Number(m[2]);
+      wrote = producerRate(e.text) ?? wrote;
     },
   );
   return { r, producerPerSecond: wrote };

@@ -4,6 +4,7 @@
 import { randomFillSync } from 'node:crypto';
 import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { makeBigFile } from '../lib/big-file.mjs';
 import { bytes, count, median, now, percent, rate, seconds, speedup } from '../lib/figures.mjs';
 import { startRsyncDaemon } from '../lib/rsync.mjs';
 import { hasProgram, startAgent, tempDir } from '../lib/setup.mjs';
@@ -13,22 +14,6 @@ export const name = 'upload';
 export const describe = 'dataset upload vs raw TCP and rsync on loopback; re-upload; resume after a cut';
 
 const MiB = 1024 * 1024;
-
-/** One file of random bytes (incompressible, and unknown to the agent). */
-async function makeBigFile(path, size) {
-  const handle = await open(path, 'w');
-  try {
-    const block = Buffer.allocUnsafe(16 * MiB);
-    for (let written = 0; written < size; ) {
-      const n = Math.min(block.length, size - written);
-      randomFillSync(block, 0, n);
-      await handle.write(block, 0, n);
-      written += n;
-    }
-  } finally {
-    await handle.close();
-  }
-}
 
 /** `n` files of 1-8 KiB random bytes in 100 folders, like a small image dataset. */
 async function makeSmallFiles(dir, n) {
