@@ -273,7 +273,7 @@ export async function* watchJobEvents(
       const stream = serverStream(
         ctx,
         method,
-        (m, o) => client.watchJob({ jobId, afterSeq, replayOnly }, m, o),
+        (m, o) => client.watchJob({ jobId, afterSeq, replayOnly, maxMessageBytes: 0 }, m, o),
         limits,
         { onHeaders: () => (reachedAgent = true) },
       );
