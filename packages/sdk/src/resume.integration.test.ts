@@ -143,6 +143,38 @@ describe('job.events() against the real agent', () => {
     }
   });
 
+  it('asks for smaller messages through a link cut every 3 KiB, and every event gets through once', async () => {
+    const link = await startTcpProxy(agent.port);
+    try {
+      await using direct = await connect(agent.url);
+      await using cut = await connect(`gpulink://${agent.token}@127.0.0.1:${link.port}`);
+      // The agent's first message of a stream holds a few 1 KB lines: more than this link carries.
+      const sizes = Array.from({ length: 30 }, () => 1024);
+      const submitted = await direct.runScript({
+        workspace: { datasetId: workspaceId },
+        entrypoint: 'sized.py',
+        args: [sizes.join(',')],
+        name: 'sized-lines-small-link',
+      });
+      await submitted.wait();
+      const job = await cut.jobs.get(submitted.id);
+      link.cutEachAfterBytesToClient(3 * 1024);
+      const events: JobEvent[] = [];
+      for await (const e of job.events({ replayOnly: true, retry: { initialDelayMs: 20, maxDelayMs: 200 } }))
+        events.push(e);
+      link.cutEachAfterBytesToClient(undefined);
+
+      expectDense(events);
+      expect(printedLines(events)).toEqual(sizes.map((_, i) => `line ${String(i).padStart(5, '0')}`));
+      expect(events.at(-1)).toMatchObject({ type: 'state', state: 'succeeded' });
+      const uncut: JobEvent[] = [];
+      for await (const e of (await direct.jobs.get(job.id)).events({ replayOnly: true })) uncut.push(e);
+      expect(events).toEqual(uncut);
+    } finally {
+      await link.close();
+    }
+  });
+
   it('delivers every event exactly once across an agent restart, ending with the interrupted state', async () => {
     await using client = await connect(agent.url);
     // Thirty seconds of output: the job is still printing when the agent stops.
