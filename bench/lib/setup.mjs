@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { defaultPython, packageDir } from '@gpulink/gpu-agent';
-import { startTestAgent } from '@gpulink/gpu-agent/testing';
+import { makeCertificate, startTestAgent } from '@gpulink/gpu-agent/testing';
 import { connect } from '@gpulink/sdk';
 
 export const benchDir = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -98,14 +98,18 @@ export async function installNvidiaSmiStandIn() {
 }
 
 /**
- * Writes `<dir>/<name>.key` and `<dir>/<name>.crt`, a self-signed certificate for 127.0.0.1, with the
- * SDK tests' helper (packages/sdk/src/test-utils/self-signed.ts, openssl).
+ * Writes `<dir>/<name>.key` and `<dir>/<name>.crt`, a self-signed certificate for 127.0.0.1, made
+ * in-process by the agent's own certificate maker (as the SDK tests' nginx edge does).
  */
-export function writeLoopbackCertificate(dir, name) {
-  const source = join(benchDir, '..', 'packages', 'sdk', 'src', 'test-utils', 'self-signed.ts');
-  return withTestHelper(source, (m) =>
-    m.writeSelfSignedCertificate(dir, name, '/CN=127.0.0.1', ['subjectAltName=IP:127.0.0.1']),
-  );
+export async function writeLoopbackCertificate(dir, name) {
+  const pair = await makeCertificate({
+    commonName: '127.0.0.1',
+    altNames: [{ ip: '127.0.0.1' }],
+    validDays: 2,
+    ca: true,
+  });
+  await writeFile(join(dir, `${name}.crt`), pair.certPem);
+  await writeFile(join(dir, `${name}.key`), pair.keyPem, { mode: 0o600 });
 }
 
 /** The GPUs a real `nvidia-smi -L` lists; empty without a driver (the stand-in is never on PATH here). */

@@ -90,6 +90,9 @@ describe('authentication', () => {
       for (const m of methods) {
         const md = new Metadata();
         if (token) md.set('authorization', `Bearer ${token}`);
+        // Whatever else the client sent must not come back either (it may be a credential too).
+        md.set('x-client-secret', 'do-not-echo-this');
+        md.set('x-client-secret-bin', Buffer.from('binary-secret'));
         const error = await new Promise<ServiceError>((resolve) => {
           const serialize = (x: Buffer) => x;
           const deserialize = (x: Buffer) => x;
@@ -110,6 +113,13 @@ describe('authentication', () => {
         });
         expect(error?.code, m.path).toBe(status.UNAUTHENTICATED);
         expect(error.details).toMatch(message);
+        // Nothing the client sent comes back: not in the trailers, not in the message.
+        const trailerKeys = Object.keys(error.metadata?.getMap() ?? {});
+        for (const sent of Object.keys(md.getMap()).concat('user-agent'))
+          expect(trailerKeys, m.path).not.toContain(sent);
+        const echoed = `${JSON.stringify(error.metadata?.toJSON() ?? {})} ${error.details} ${error.message}`;
+        for (const sent of [token, 'do-not-echo-this', 'binary-secret'])
+          if (sent) expect(echoed, m.path).not.toContain(sent);
       }
     } finally {
       raw.close();

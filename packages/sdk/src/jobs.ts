@@ -94,8 +94,10 @@ export interface Job {
    * The job's events in order, replayed from the agent's durable log and then live, ending after the
    * job's final state (`'succeeded'`, `'failed'`, `'cancelled'`; an `'interrupted'` job's stream ends
    * too unless it is resumed meanwhile). A dropped connection or an agent restart is retried with
-   * backoff from the last event delivered, so each event arrives exactly once; after
-   * `retry.maxAttempts` failed tries in a row it throws. Breaking out of the loop cancels the stream.
+   * backoff from the last event delivered, so each event arrives exactly once. A try that gets no
+   * event through before its connection drops asks the agent for smaller messages; after
+   * `retry.maxAttempts` tries in a row that make no progress it throws. Breaking out of the loop
+   * cancels the stream.
    */
   events(options?: JobEventsOptions): AsyncIterable<JobEvent>;
   /**
@@ -247,6 +249,20 @@ export function isResumable(error: GpulinkError): boolean {
 const connectedLongEnoughMs = 10_000;
 
 /**
+ * The message bound (WatchJobRequest.max_message_bytes) asked for once a stream was cut after the
+ * agent answered but before any event got through, halved after each such try down to the least.
+ * 0 leaves it to the agent, whose own first messages are a few KiB.
+ */
+const firstSmallerMessageBytes = 2048;
+const smallestMessageBytes = 512;
+
+/** The next, smaller message bound after a try that got nothing through; undefined at the least. */
+function smallerMessageBound(current: number): number | undefined {
+  if (current === 0) return firstSmallerMessageBytes;
+  return current > smallestMessageBytes ? Math.max(smallestMessageBytes, current / 2) : undefined;
+}
+
+/**
  * The resuming event stream behind {@link Job.events}.
  * @internal
  */
@@ -267,14 +283,16 @@ export async function* watchJobEvents(
     });
   }
   let failures = 0;
+  let maxMessageBytes = 0;
   for (;;) {
     const startedAt = Date.now();
+    const startSeq = afterSeq;
     let reachedAgent = false;
     try {
       const stream = serverStream(
         ctx,
         method,
-        (m, o) => client.watchJob({ jobId, afterSeq, replayOnly }, m, o),
+        (m, o) => client.watchJob({ jobId, afterSeq, replayOnly, maxMessageBytes }, m, o),
         limits,
         { onHeaders: () => (reachedAgent = true) },
       );
@@ -304,7 +322,13 @@ export async function* watchJobEvents(
       const error = toGpulinkError(e, method);
       if (!isResumable(error) || limits.signal?.aborted || ctx.closed) throw error;
       if (reachedAgent && Date.now() - startedAt >= connectedLongEnoughMs) failures = 0;
-      failures++;
+      // Progress is an event delivered, or failing that a smaller bound to try: a link that drops
+      // before one message gets through is asked for smaller ones, and only tries at the least
+      // bound that still get nothing through count toward giving up.
+      const gotNothing = reachedAgent && afterSeq === startSeq && policy.maxAttempts > 1;
+      const smaller = gotNothing ? smallerMessageBound(maxMessageBytes) : undefined;
+      if (smaller === undefined) failures++;
+      else maxMessageBytes = smaller;
       if (failures >= policy.maxAttempts) {
         throw new GpulinkError(
           error.code,

@@ -22,6 +22,13 @@ if size:
         f.write(os.urandom(size))
 `;
 
+// Prints one line per size given (comma-separated), each that many characters long, at once.
+const sizedLines = `
+import sys
+for i, size in enumerate(int(s) for s in sys.argv[1].split(",")):
+    print(f"line {i:05d} " + "y" * (size - 11), flush=True)
+`;
+
 let agent: TestAgent;
 let workspaceId: string;
 let dir: string;
@@ -29,7 +36,7 @@ let dir: string;
 beforeAll(async () => {
   agent = await startTestAgent({ warmWorkers: 1 });
   dir = await tempDir('resume');
-  await writeFiles(join(dir, 'workspace'), { 'lines.py': script });
+  await writeFiles(join(dir, 'workspace'), { 'lines.py': script, 'sized.py': sizedLines });
   await using client = await connect(agent.url);
   const { dataset } = await client.datasets.upload(join(dir, 'workspace'), { hashCache: false });
   workspaceId = dataset.id;
@@ -87,6 +94,85 @@ describe('job.events() against the real agent', () => {
     const replay: JobEvent[] = [];
     for await (const e of (await direct.jobs.get(job.id)).events({ replayOnly: true })) replay.push(e);
     expect(replay).toEqual(events);
+  });
+
+  it('delivers every event once through a link cut every 16 KiB, with log lines of 1 KB and 10 KB', async () => {
+    const link = await startTcpProxy(agent.port);
+    try {
+      await using direct = await connect(agent.url);
+      await using cut = await connect(`gpulink://${agent.token}@127.0.0.1:${link.port}`);
+      // 90 lines, 300 KB in all: each stream is cut many times, and a 10 KB line comes every third.
+      const sizes = Array.from({ length: 90 }, (_, i) => (i % 3 === 2 ? 10_240 : 1024));
+      const submitted = await direct.runScript({
+        workspace: { datasetId: workspaceId },
+        entrypoint: 'sized.py',
+        args: [sizes.join(',')],
+        name: 'sized-lines',
+      });
+      const job = await cut.jobs.get(submitted.id);
+      link.cutEachAfterBytesToClient(16 * 1024);
+      // The default number of tries: a stream that makes progress never runs out of them.
+      const retry = { initialDelayMs: 20, maxDelayMs: 200 };
+      const watch = async (replayOnly: boolean) => {
+        const events: JobEvent[] = [];
+        for await (const e of job.events({ replayOnly, retry })) events.push(e);
+        return events;
+      };
+      // Followed while it runs, then replayed from the agent's log once it has finished.
+      const live = await watch(false);
+      await submitted.wait();
+      const replayed = await watch(true);
+      link.cutEachAfterBytesToClient(undefined);
+
+      for (const events of [live, replayed]) {
+        expectDense(events);
+        const printed = events.flatMap((e) => (e.type === 'log' && e.stream === 'stdout' ? [e.text] : []));
+        expect(printed.map((t) => t.length)).toEqual(sizes);
+        expect(printed.map((t) => t.slice(0, 10))).toEqual(
+          sizes.map((_, i) => `line ${String(i).padStart(5, '0')}`),
+        );
+        expect(events.at(-1)).toMatchObject({ type: 'state', state: 'succeeded' });
+      }
+      expect(link.connections).toBeGreaterThan(10);
+      const uncut: JobEvent[] = [];
+      for await (const e of (await direct.jobs.get(job.id)).events({ replayOnly: true })) uncut.push(e);
+      expect(replayed).toEqual(uncut);
+      expect(live).toEqual(uncut);
+    } finally {
+      await link.close();
+    }
+  });
+
+  it('asks for smaller messages through a link cut every 3 KiB, and every event gets through once', async () => {
+    const link = await startTcpProxy(agent.port);
+    try {
+      await using direct = await connect(agent.url);
+      await using cut = await connect(`gpulink://${agent.token}@127.0.0.1:${link.port}`);
+      // The agent's first message of a stream holds a few 1 KB lines: more than this link carries.
+      const sizes = Array.from({ length: 30 }, () => 1024);
+      const submitted = await direct.runScript({
+        workspace: { datasetId: workspaceId },
+        entrypoint: 'sized.py',
+        args: [sizes.join(',')],
+        name: 'sized-lines-small-link',
+      });
+      await submitted.wait();
+      const job = await cut.jobs.get(submitted.id);
+      link.cutEachAfterBytesToClient(3 * 1024);
+      const events: JobEvent[] = [];
+      for await (const e of job.events({ replayOnly: true, retry: { initialDelayMs: 20, maxDelayMs: 200 } }))
+        events.push(e);
+      link.cutEachAfterBytesToClient(undefined);
+
+      expectDense(events);
+      expect(printedLines(events)).toEqual(sizes.map((_, i) => `line ${String(i).padStart(5, '0')}`));
+      expect(events.at(-1)).toMatchObject({ type: 'state', state: 'succeeded' });
+      const uncut: JobEvent[] = [];
+      for await (const e of (await direct.jobs.get(job.id)).events({ replayOnly: true })) uncut.push(e);
+      expect(events).toEqual(uncut);
+    } finally {
+      await link.close();
+    }
   });
 
   it('delivers every event exactly once across an agent restart, ending with the interrupted state', async () => {

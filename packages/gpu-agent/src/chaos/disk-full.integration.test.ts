@@ -1,4 +1,5 @@
-// The agent's state dir on a tiny filesystem that fills up: writes fail with RESOURCE_EXHAUSTED and a
+// The agent's state dir on a tiny filesystem that fills up: an upload larger than the free space is
+// refused before any of it is kept, writes that run out of space fail with RESOURCE_EXHAUSTED and a
 // clear message, nothing half-written is left, what was there stays intact and readable, and once
 // space is freed the same upload resumes and jobs are accepted again.
 //
@@ -6,7 +7,17 @@
 // cannot be mounted the test is skipped and says why; there is no honest stand-in for ENOSPC.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { JobEvent, JobState } from '@gpulink/proto';
@@ -145,10 +156,37 @@ describe.skipIf(cannotMount !== undefined)('a state dir on a filesystem that fil
     before = await tree(a.stateDir);
   });
 
-  it('refuses an upload that does not fit, keeping only what landed', async () => {
-    uploadError = await failure(uploadChunks(chunksOf(big, 64 * KiB)));
+  it('refuses an upload larger than the free space before keeping any of it', async () => {
+    const error = await failure(uploadChunks(chunksOf(big, 64 * KiB)));
+    expect(error.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(error.details).toMatch(/has \d+ bytes free/);
+    await expect(
+      stat(join((agent as TestAgent).stateDir, 'uploads', `${sha256(big)}.part`)),
+    ).rejects.toThrow();
+  });
+
+  it('refuses an upload that runs out of space midway, keeping only what landed', async () => {
+    // Room for it when it starts; the disk fills once its first chunks are in.
+    const avail = () =>
+      Number(execFileSync('df', ['-B1', '--output=avail', mountDir], { encoding: 'utf8' }).split('\n')[1]);
+    await truncate(filler, Math.max(0, (await stat(filler)).size - (big.length + 64 * KiB - avail())));
     const part = join((agent as TestAgent).stateDir, 'uploads', `${sha256(big)}.part`);
+    const chunks = chunksOf(big, 64 * KiB);
+    uploadError = await failure(
+      new Promise((resolve, reject) => {
+        const s = c.data.uploadBlobs(c.metadata(), (e, r) => (e ? reject(e) : resolve(r)));
+        for (const chunk of chunks.slice(0, 2)) s.write(chunk);
+        void (async () => {
+          for (let i = 0; i < 100 && ((await stat(part).catch(() => undefined))?.size ?? 0) < 128 * KiB; i++)
+            await new Promise((r) => setTimeout(r, 50));
+          await appendFile(filler, Buffer.alloc(Math.max(0, avail() - 4 * KiB)));
+          for (const chunk of chunks.slice(2)) s.write(chunk);
+          s.end();
+        })();
+      }),
+    );
     const kept = await readFile(part);
+    expect(kept.length).toBeGreaterThanOrEqual(128 * KiB);
     expect(kept.length).toBeLessThan(big.length);
     expect(kept.equals(big.subarray(0, kept.length))).toBe(true);
   });

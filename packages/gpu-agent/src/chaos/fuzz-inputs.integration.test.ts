@@ -1,19 +1,22 @@
 // Property-based fuzzing (fast-check) of what clients send the agent: JobSpecs (structured, and the
-// encoded bytes of valid ones with random damage), dataset manifests, and blob chunk streams; over
-// 10,000 cases per run against one real agent. For every case: a status within a deadline (never
-// UNKNOWN or INTERNAL, never a hang), the agent alive. After all of them: the blob store holds only
-// verified blobs, datasets are whole, no file appeared outside the state dir, and the agent restarts
-// on that state dir with every accepted job intact.
+// encoded bytes of valid ones with random damage), dataset manifests, blob chunk streams, and the
+// sizes both declare; 10,000 cases per run against one real agent. For every case: a status within
+// a deadline (never UNKNOWN or INTERNAL, never a hang), the agent alive; a declared size is held to
+// the stored blob and the free space, with exactly the status a model of those rules predicts. After
+// all of them: the blob store holds only verified blobs, datasets are whole and listed with the bytes
+// they hold, no file appeared outside the state dir, and the agent restarts on that state dir with
+// every accepted job intact.
 //
 // Accepted jobs never run: a first job that sleeps holds the one CPU device, so every fuzzed job that
 // passes validation is QUEUED, checked, and cancelled at once (a run would cost a worker process).
 // Reproduce a failure with GPULINK_FUZZ_SEED=<seed> (fast-check prints it).
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import {
   type CommitDatasetResponse,
+  type Dataset,
   type Job,
   JobSpec,
   JobState,
@@ -30,7 +33,14 @@ import { type RawClients, scriptSpec, submitJob, writeWorkspace } from './chaos-
 
 // 10,000 cases in all, weighted toward the cheap ones: a chunk stream costs the agent several file
 // operations per blob (about 25 ms here), a JobSpec a few milliseconds.
-const RUNS = { specs: 4_500, specBytes: 3_000, manifests: 2_000, chunks: 500 };
+const RUNS = {
+  specs: 3_500,
+  specBytes: 2_500,
+  manifests: 1_500,
+  chunks: 500,
+  manifestSizes: 1_200,
+  chunkSizes: 800,
+};
 const DEADLINE_MS = 15_000;
 /** Put into generated names, so a file that escaped the state dir can be found by name. */
 const MARK = 'fuzzmark';
@@ -46,6 +56,15 @@ const accepted = new Map<string, unknown>();
 let outsideBefore: Map<string, string>;
 
 const sha256 = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** Stores whole blobs with one UploadBlobs call. */
+function storeBlobs(contents: Buffer[]): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const s = c.data.uploadBlobs(c.metadata(), (e) => (e ? reject(e) : resolve()));
+    for (const data of contents) s.write({ sha256: sha256(data), offset: 0, data, sizeBytes: data.length });
+    s.end();
+  });
+}
 
 /** Protobuf's base-128 varint, for splicing fields into encoded messages by hand. */
 function varint(n: number): number[] {
@@ -89,6 +108,11 @@ function outcome<T>(
       resolve(error ? { code: error.code, details: error.details } : { code: status.OK, details: '', value }),
     );
   });
+}
+
+async function freeBytes(): Promise<number> {
+  const fs = await statfs(agent.stateDir);
+  return fs.bavail * fs.bsize;
 }
 
 function expectStatusIn(o: Outcome<unknown>, allowed: status[], what: string): void {
@@ -498,11 +522,7 @@ describe('fuzzed client input against a real agent', () => {
   it(`answers ${RUNS.manifests} dataset manifests (prepare and commit) with a proper status`, async () => {
     // A few real blobs, so manifests that name them with safe paths commit for real.
     const contents = ['one', 'two two', `three ${MARK}`].map((t) => Buffer.from(t));
-    await new Promise<void>((resolve, reject) => {
-      const s = c.data.uploadBlobs(c.metadata(), (e) => (e ? reject(e) : resolve()));
-      for (const data of contents) s.write({ sha256: sha256(data), offset: 0, data, sizeBytes: data.length });
-      s.end();
-    });
+    await storeBlobs(contents);
     const known = contents.map((d) => ({ sha256: sha256(d), sizeBytes: d.length }));
     const entry = fc.record({
       path: fc.oneof(relPath, anyPath()),
@@ -534,7 +554,11 @@ describe('fuzzed client input against a real agent', () => {
         const prep = await outcome<PrepareUploadResponse>((md, o, cb) =>
           c.data.prepareUpload({ name, files }, md, o, cb),
         );
-        expectStatusIn(prep, [status.OK, status.INVALID_ARGUMENT], 'PrepareUpload');
+        expectStatusIn(
+          prep,
+          [status.OK, status.INVALID_ARGUMENT, status.RESOURCE_EXHAUSTED],
+          'PrepareUpload',
+        );
         if (prep.code === status.OK) {
           if (!/^ds_[0-9a-f]{24}$/.test(prep.value?.datasetId ?? ''))
             throw new Error(`PrepareUpload: id ${prep.value?.datasetId}`);
@@ -556,6 +580,9 @@ describe('fuzzed client input against a real agent', () => {
             throw new Error('CommitDataset: the id differs from PrepareUpload');
           if (commit.value?.dataset?.fileCount !== files.length)
             throw new Error('CommitDataset: wrong file count');
+          const actual = new Map(known.map((k) => [k.sha256, k.sizeBytes]));
+          const wrong = files.find((f) => actual.get(f.sha256) !== f.sizeBytes);
+          if (wrong) throw new Error(`CommitDataset: took ${wrong.sizeBytes} bytes for ${wrong.sha256}`);
         }
       }),
       { numRuns: RUNS.manifests, seed },
@@ -629,6 +656,171 @@ describe('fuzzed client input against a real agent', () => {
     );
   });
 
+  it(`holds the sizes of ${RUNS.manifestSizes} manifests to the stored blobs and the free space`, async () => {
+    const contents = [
+      Buffer.from('s'),
+      Buffer.alloc(1000, 1),
+      Buffer.concat([Buffer.from(MARK), Buffer.alloc(70_000, 2)]),
+    ];
+    await storeBlobs(contents);
+    const actual = new Map(contents.map((d) => [sha256(d), d.length]));
+    const free = await freeBytes();
+    // Sizes far from the free space on either side, so space other processes use meanwhile cannot
+    // change the answer: up to 8 x 1 MB, or at least twice what is free.
+    const size = fc.oneof(
+      fc.nat({ max: 1_000_000 }),
+      fc.constantFrom(0, 1, 2 ** 50, Number.MAX_SAFE_INTEGER),
+      fc.integer({ min: Math.min(2 * free, Number.MAX_SAFE_INTEGER), max: Number.MAX_SAFE_INTEGER }),
+    );
+    // A stored blob with its own size (most often), one byte off, or any size at all.
+    const storedEntry = fc
+      .tuple(
+        fc.constantFrom(...actual),
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant((n: number) => n) },
+          fc.constantFrom(
+            (n: number) => n + 1,
+            (n: number) => n - 1,
+          ),
+          size.map((v) => () => v),
+        ),
+      )
+      .map(([[sha, n], declare]) => ({ sha256: sha, sizeBytes: declare(n) }));
+    const entry = fc.oneof(
+      { weight: 3, arbitrary: storedEntry },
+      { weight: 1, arbitrary: fc.record({ sha256: hex(64), sizeBytes: size }) },
+    );
+    const manifest = fc
+      .array(entry, { minLength: 1, maxLength: 8 })
+      .map((es) => es.map((e, i) => ({ path: `sizes/${i}.bin`, ...e })));
+    await fc.assert(
+      fc.asyncProperty(manifest, async (files) => {
+        // The model: one size per blob, a stored blob's own size, and room for the missing ones.
+        const declared = new Map<string, Set<number>>();
+        for (const f of files) declared.set(f.sha256, (declared.get(f.sha256) ?? new Set()).add(f.sizeBytes));
+        const twoSizes = [...declared.values()].some((sizes) => sizes.size > 1);
+        const wrong = files.some((f) => actual.has(f.sha256) && actual.get(f.sha256) !== f.sizeBytes);
+        const missing = [...declared].filter(([sha]) => !actual.has(sha));
+        const needed = missing.reduce((n, [, sizes]) => n + ([...sizes][0] ?? 0), 0);
+        const prepareCode =
+          twoSizes || wrong ? status.INVALID_ARGUMENT : needed > free ? status.RESOURCE_EXHAUSTED : status.OK;
+        const commitCode =
+          twoSizes || wrong
+            ? status.INVALID_ARGUMENT
+            : missing.length > 0
+              ? status.FAILED_PRECONDITION
+              : status.OK;
+        const datasetsBefore = await readdir(join(agent.stateDir, 'datasets'));
+        const what = `${JSON.stringify(files)}`;
+        const prep = await outcome<PrepareUploadResponse>((md, o, cb) =>
+          c.data.prepareUpload({ name: 'sizes', files }, md, o, cb),
+        );
+        expectStatusIn(prep, [prepareCode], `PrepareUpload ${what}`);
+        if (prep.code === status.RESOURCE_EXHAUSTED && !/bytes free/.test(prep.details))
+          throw new Error(`PrepareUpload: RESOURCE_EXHAUSTED without the free space: ${prep.details}`);
+        const asked = (prep.value?.missing ?? []).map((m) => m.sha256).sort();
+        if (
+          prep.code === status.OK &&
+          asked.join() !==
+            missing
+              .map(([sha]) => sha)
+              .sort()
+              .join()
+        )
+          throw new Error(`PrepareUpload ${what}: asked for ${asked}`);
+        const commit = await outcome<CommitDatasetResponse>((md, o, cb) =>
+          c.data.commitDataset({ name: 'sizes', files }, md, o, cb),
+        );
+        expectStatusIn(commit, [commitCode], `CommitDataset ${what}`);
+        if (commit.code !== status.OK) {
+          const after = await readdir(join(agent.stateDir, 'datasets'));
+          if (after.sort().join() !== datasetsBefore.sort().join())
+            throw new Error(`CommitDataset ${what}: refused, yet the datasets changed`);
+        } else {
+          const onDisk = files.reduce((n, f) => n + (actual.get(f.sha256) ?? 0), 0);
+          if (commit.value?.dataset?.sizeBytes !== onDisk)
+            throw new Error(
+              `CommitDataset ${what}: size ${commit.value?.dataset?.sizeBytes}, on disk ${onDisk}`,
+            );
+        }
+      }),
+      { numRuns: RUNS.manifestSizes, seed },
+    );
+  });
+
+  it(`holds the size_bytes of ${RUNS.chunkSizes} chunk streams to their blobs and the free space`, async () => {
+    const storedBlob = Buffer.concat([Buffer.from(MARK), Buffer.alloc(5000, 3)]);
+    await storeBlobs([storedBlob]);
+    const free = await freeBytes();
+    const tooBig = fc.integer({
+      min: Math.min(2 * free, Number.MAX_SAFE_INTEGER),
+      max: Number.MAX_SAFE_INTEGER,
+    });
+    let nonce = 0;
+    const partOf = (sha: string) => join(agent.stateDir, 'uploads', `${sha}.part`);
+    const hasPart = (sha: string) =>
+      stat(partOf(sha)).then(
+        () => true,
+        () => false,
+      );
+    const kind = fc.constantFrom('honest', 'absurdFirst', 'absurdLater', 'changes', 'stored');
+    await fc.assert(
+      fc.asyncProperty(
+        kind,
+        fc.uint8Array({ minLength: 1, maxLength: 2000 }),
+        fc.nat(),
+        fc.oneof(tooBig, fc.nat({ max: 10_000 }), fc.constant(storedBlob.length)),
+        async (k, bytes, n, declared) => {
+          // Content never sent before, so no partial upload of an earlier case changes the answer.
+          const data = Buffer.concat([Buffer.from(`${MARK}${nonce++}:`), bytes]);
+          const sha = sha256(data);
+          const cut = 1 + (n % (data.length - 1));
+          const chunks = [
+            { sha256: sha, offset: 0, data: data.subarray(0, cut), sizeBytes: data.length },
+            { sha256: sha, offset: cut, data: data.subarray(cut), sizeBytes: data.length },
+          ];
+          let expected: status = status.OK;
+          if (k === 'absurdFirst') {
+            for (const chunk of chunks) chunk.sizeBytes = Math.max(declared, 2 * free);
+            expected = status.RESOURCE_EXHAUSTED;
+          }
+          if (k === 'absurdLater' || k === 'changes') {
+            const other = k === 'absurdLater' ? Math.max(declared, 2 * free) : data.length + 1 + (n % 1000);
+            (chunks[1] as (typeof chunks)[number]).sizeBytes = other;
+            expected = status.INVALID_ARGUMENT;
+          }
+          if (k === 'stored') {
+            // A prefix of a stored blob, declared with some size: only the stored size is taken (and
+            // skipped); a size equal to the prefix makes it a whole blob that does not hash right.
+            const prefix = storedBlob.subarray(0, 1 + (n % (storedBlob.length - 1)));
+            chunks.splice(0, 2, { sha256: sha256(storedBlob), offset: 0, data: prefix, sizeBytes: declared });
+            expected =
+              declared === prefix.length
+                ? status.DATA_LOSS
+                : declared === storedBlob.length
+                  ? status.OK
+                  : status.INVALID_ARGUMENT;
+          }
+          const o = await outcome<{ completedSha256: string[] }>((md, opts, cb) => {
+            const s = c.data.uploadBlobs(md, opts, cb);
+            for (const chunk of chunks) s.write(chunk);
+            s.end();
+          });
+          const what = `UploadBlobs ${k} (${chunks.map((ch) => ch.sizeBytes).join(', ')})`;
+          expectStatusIn(o, [expected], what);
+          if (expected === status.RESOURCE_EXHAUSTED && !/bytes free/.test(o.details))
+            throw new Error(`${what}: RESOURCE_EXHAUSTED without the free space: ${o.details}`);
+          if (k === 'absurdFirst' && (await hasPart(sha))) throw new Error(`${what}: kept a partial file`);
+          if (k === 'honest' && o.value?.completedSha256.join() !== sha)
+            throw new Error(`${what}: completed ${o.value?.completedSha256}`);
+          // What a refused stream kept is a partial upload nobody resumes: cleared, to keep the dir small.
+          if (k !== 'honest') await rm(partOf(sha), { force: true });
+        },
+      ),
+      { numRuns: RUNS.chunkSizes, seed },
+    );
+  });
+
   it('leaves a consistent state dir and nothing outside it', async () => {
     const stateDir = agent.stateDir;
     for (const entry of await readdir(join(stateDir, 'blobs'), { recursive: true, withFileTypes: true })) {
@@ -649,6 +841,24 @@ describe('fuzzed client input against a real agent', () => {
         expect(relative(join(stateDir, 'datasets', id, 'files'), path).startsWith('..')).toBe(false);
         expect(sha256(await readFile(path))).toBe(f.sha256);
       }
+    }
+    // Every dataset listed with the bytes it holds, whatever its manifest declared.
+    const datasets: Dataset[] = [];
+    let pageToken = '';
+    do {
+      const page = await unaryCall<{ datasets: Dataset[]; nextPageToken: string }>((cb) =>
+        c.data.listDatasets({ pageSize: 1000, pageToken }, c.metadata(), cb),
+      );
+      datasets.push(...page.datasets);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    expect(datasets.length).toBeGreaterThan(0);
+    for (const d of datasets) {
+      const files = join(stateDir, 'datasets', d.id, 'files');
+      let onDisk = 0;
+      for (const entry of await readdir(files, { recursive: true, withFileTypes: true }))
+        if (entry.isFile()) onDisk += (await stat(join(entry.parentPath, entry.name))).size;
+      expect(d.sizeBytes, d.id).toBe(onDisk);
     }
     const stray = [...(await snapshot(stateDir)).keys()].filter((p) =>
       /\.tmp$|\.staging-|\.deleting-/.test(p),

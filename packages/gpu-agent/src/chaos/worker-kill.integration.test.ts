@@ -52,7 +52,10 @@ afterAll(async () => {
 /** Resolves at the first training batch event that is not the last of its epoch. */
 function untilMidEpoch(jobId: string): Promise<JobEvent> {
   return new Promise((resolve, reject) => {
-    const stream = c.jobs.watchJob({ jobId, afterSeq: 0, replayOnly: false }, c.metadata());
+    const stream = c.jobs.watchJob(
+      { jobId, afterSeq: 0, replayOnly: false, maxMessageBytes: 0 },
+      c.metadata(),
+    );
     stream.on('data', (r: { events: JobEvent[] }) => {
       const found = r.events.find(
         (e) => e.kind?.$case === 'batch' && e.kind.value.training && e.kind.value.iter < e.kind.value.nIter,

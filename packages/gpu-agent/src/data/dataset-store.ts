@@ -18,6 +18,7 @@ import type { Dataset, ManifestEntry, MissingBlob } from '@gpulink/proto';
 import { status } from '@grpc/grpc-js';
 import { failedPrecondition, invalidArgument, notFound, StatusError } from '../rpc/status-error.js';
 import { writeFileAtomic } from '../state/state-dir.js';
+import { checkFits, sizeMismatch } from './declared-sizes.js';
 import { unsafePathReason } from './safe-path.js';
 
 const SHA256 = /^[0-9a-f]{64}$/;
@@ -50,6 +51,11 @@ interface StoredDataset {
   name: string;
   createdAt: string;
   files: ManifestEntry[];
+  /**
+   * The bytes of its files, each checked against its blob at commit. Absent from the manifests of
+   * agents that took declared sizes on trust: those are measured on disk.
+   */
+  onDiskBytes?: number;
 }
 
 /**
@@ -60,6 +66,8 @@ interface StoredDataset {
 export class DatasetStore {
   /** Uploads in progress, so two streams cannot write the same blob at once. */
   readonly #writing = new Set<string>();
+  /** Sizes measured on disk for manifests without `onDiskBytes`, by dataset id. */
+  readonly #measured = new Map<string, number>();
 
   constructor(private readonly dirs: { blobsDir: string; uploadsDir: string; datasetsDir: string }) {}
 
@@ -131,12 +139,43 @@ export class DatasetStore {
     if (await exists(join(this.#datasetDir(id), 'manifest.json'))) {
       return { id, missing: [], alreadyCommitted: true };
     }
+    const storedSizes = await this.#storedSizes([...bySha.keys()]);
+    checkStoredSizes(bySha, storedSizes);
     const found = await mapConcurrently([...bySha], async ([sha256, sizeBytes]) => {
-      if (sizeBytes === 0 || (await exists(this.blobPath(sha256)))) return undefined;
-      const part = await stat(this.#partPath(sha256)).catch(() => undefined);
-      return { sha256, sizeBytes, receivedBytes: Math.min(part?.size ?? 0, sizeBytes) };
+      // The empty blob is never asked for: there is no chunk to send; commit stores it.
+      if (sizeBytes === 0 || storedSizes.has(sha256)) return undefined;
+      return { sha256, sizeBytes, receivedBytes: await this.#resumableBytes(sha256, sizeBytes) };
     });
-    return { id, missing: found.filter((m) => m !== undefined), alreadyCommitted: false };
+    const missing = found.filter((m) => m !== undefined);
+    const needed = missing.reduce((n, m) => n + (m.sizeBytes - m.receivedBytes), 0);
+    await checkFits(this.dirs.uploadsDir, needed, `the ${missing.length} blob(s) still to upload need`);
+    return { id, missing, alreadyCommitted: false };
+  }
+
+  /** The sizes of those of `shas` the agent has stored. */
+  async #storedSizes(shas: string[]): Promise<Map<string, number>> {
+    const sizes = await mapConcurrently(shas, (sha) =>
+      stat(this.blobPath(sha)).then(
+        (s) => s.size,
+        () => undefined,
+      ),
+    );
+    const out = new Map<string, number>();
+    for (const [i, size] of sizes.entries()) if (size !== undefined) out.set(shas[i] as string, size);
+    return out;
+  }
+
+  /**
+   * Bytes of a partial upload to resume from. A partial file that reaches the declared size was
+   * written under another (false) size, since a part that reaches its size is verified and stored:
+   * it is dropped, or an honest upload of the blob could never complete.
+   */
+  async #resumableBytes(sha256: string, sizeBytes: number): Promise<number> {
+    const have = (await stat(this.#partPath(sha256)).catch(() => undefined))?.size ?? 0;
+    if (have < sizeBytes || have === 0) return have;
+    if (this.#writing.has(sha256)) return Math.min(have, sizeBytes);
+    await rm(this.#partPath(sha256), { force: true });
+    return 0;
   }
 
   /**
@@ -198,6 +237,15 @@ export class DatasetStore {
     const { id, files: sorted } = this.checkManifest(files);
     const dir = this.#datasetDir(id);
     if (await exists(join(dir, 'manifest.json'))) return this.get(id);
+    // Each declared size against the blob stored, before anything is written: a dataset's size is
+    // the bytes it holds.
+    const bySha = new Map(sorted.map((f) => [f.sha256, f.sizeBytes]));
+    // No upload delivers the empty blob (content-addressed: storing it changes no dataset).
+    if (bySha.has(EMPTY_SHA256)) await this.#storeEmptyBlob();
+    const storedSizes = await this.#storedSizes([...bySha.keys()]);
+    checkStoredSizes(bySha, storedSizes);
+    const notStored = [...bySha.keys()].filter((sha) => !storedSizes.has(sha));
+    if (notStored.length > 0) throw notUploaded(notStored);
     const staging = `${dir}.staging-${process.pid}-${Date.now()}`;
     try {
       const targets = sorted.map((f) => ({
@@ -205,11 +253,10 @@ export class DatasetStore {
         target: join(staging, 'files', ...f.path.split('/')),
       }));
       // Folders first (parents before children, each once), then the links, several at a time. A
-      // blob that is not there shows as a link that fails: no stat of every blob beforehand.
+      // blob removed since the check above shows as a link that fails.
       for (const folder of [...new Set(targets.map((t) => dirname(t.target)))].sort()) {
         await mkdir(folder, { recursive: true, mode: 0o700 });
       }
-      if (sorted.some((f) => f.sizeBytes === 0)) await this.#storeEmptyBlob();
       const missing = new Set<string>();
       await mapConcurrently(targets, async ({ sha256, target }) => {
         const blob = this.blobPath(sha256);
@@ -223,12 +270,14 @@ export class DatasetStore {
           missing.add(sha256);
         }
       });
-      if (missing.size > 0) {
-        throw failedPrecondition(
-          `${missing.size} blob(s) are not uploaded yet, e.g. ${[...missing][0]}: call UploadBlobs first`,
-        );
-      }
-      const stored: StoredDataset = { id, name, createdAt: new Date().toISOString(), files: sorted };
+      if (missing.size > 0) throw notUploaded([...missing]);
+      const stored: StoredDataset = {
+        id,
+        name,
+        createdAt: new Date().toISOString(),
+        files: sorted,
+        onDiskBytes: sorted.reduce((n, f) => n + f.sizeBytes, 0),
+      };
       await writeFileAtomic(join(staging, 'manifest.json'), JSON.stringify(stored));
       await rename(staging, dir);
     } catch (error) {
@@ -261,9 +310,26 @@ export class DatasetStore {
       id: stored.id,
       name: stored.name,
       fileCount: stored.files.length,
-      sizeBytes: stored.files.reduce((n, f) => n + f.sizeBytes, 0),
+      sizeBytes: stored.onDiskBytes ?? (await this.#measure(stored)),
       createdAt: new Date(stored.createdAt),
     };
+  }
+
+  /** The bytes under an unchecked dataset's files/, measured once per agent run. */
+  async #measure(stored: StoredDataset): Promise<number> {
+    let size = this.#measured.get(stored.id);
+    if (size === undefined) {
+      const files = join(this.#datasetDir(stored.id), 'files');
+      const sizes = await mapConcurrently(stored.files, (f) =>
+        stat(join(files, ...f.path.split('/'))).then(
+          (s) => s.size,
+          () => 0,
+        ),
+      );
+      size = sizes.reduce((n, s) => n + s, 0);
+      this.#measured.set(stored.id, size);
+    }
+    return size;
   }
 
   async list(): Promise<Dataset[]> {
@@ -284,6 +350,7 @@ export class DatasetStore {
     ) as StoredDataset;
     const trash = `${this.#datasetDir(id)}.deleting-${Date.now()}`;
     await rename(this.#datasetDir(id), trash);
+    this.#measured.delete(id);
     await rm(trash, { recursive: true, force: true });
     const stillUsed = new Set<string>();
     for (const other of await this.list()) {
@@ -320,7 +387,7 @@ class BlobReceiver {
     | { sha256: string; sizeBytes: number; written: number; handle: FileHandle; hash: Hash | undefined }
     | undefined;
   /** A blob this stream found already stored: its further chunks are skipped without a stat each. */
-  #stored: string | undefined;
+  #stored: { sha256: string; sizeBytes: number } | undefined;
   readonly #folders = new Set<string>();
 
   constructor(
@@ -337,7 +404,11 @@ class BlobReceiver {
     if (!SHA256.test(sha256)) throw invalidArgument('sha256: expected 64 lowercase hex digits');
     if (data.length > MAX_CHUNK_BYTES)
       throw invalidArgument(`data: chunks are limited to ${MAX_CHUNK_BYTES} bytes`);
-    if (sha256 === this.#stored) return false;
+    if (sha256 === this.#stored?.sha256) {
+      if (sizeBytes !== this.#stored.sizeBytes)
+        throw sizeMismatch(sha256, this.#stored.sizeBytes, sizeBytes, 'chunk');
+      return false;
+    }
     if (this.#current && this.#current.sha256 !== sha256) await this.finish();
     let current = this.#current;
     if (!current) {
@@ -356,13 +427,21 @@ class BlobReceiver {
         }
         return true;
       }
-      if (await exists(this.store.blobPath(sha256))) {
-        this.#stored = sha256;
+      const blob = await stat(this.store.blobPath(sha256)).catch(() => undefined);
+      if (blob) {
+        if (sizeBytes !== blob.size) throw sizeMismatch(sha256, blob.size, sizeBytes, 'chunk');
+        this.#stored = { sha256, sizeBytes };
         return false;
       }
       this.#refuseIfBeingWritten(sha256);
       const have = (await stat(part).catch(() => undefined))?.size ?? 0;
       checkChunk(sha256, have, offset, data.length, sizeBytes);
+      // The rest of the blob must fit before any of it is kept.
+      await checkFits(
+        dirname(part),
+        sizeBytes - have,
+        `blob ${sha256} (size_bytes ${sizeBytes}) still needs`,
+      );
       this.store.writing.add(sha256);
       try {
         const handle = await open(part, 'a', 0o600);
@@ -375,6 +454,10 @@ class BlobReceiver {
         throw error;
       }
     } else {
+      if (sizeBytes !== current.sizeBytes)
+        throw invalidArgument(
+          `blob ${sha256}: the chunk declares size_bytes ${sizeBytes}, its earlier chunks ${current.sizeBytes}`,
+        );
       checkChunk(sha256, current.written, offset, data.length, sizeBytes);
     }
     // The chunk is hashed here while a pool thread copies it to the file.
@@ -421,6 +504,19 @@ class BlobReceiver {
     await rename(part, target);
   }
 }
+
+/** INVALID_ARGUMENT when a declared size is not that of the blob stored under its hash. */
+function checkStoredSizes(declared: Map<string, number>, stored: Map<string, number>): void {
+  const wrong = [...stored].filter(([sha, size]) => declared.get(sha) !== size);
+  const first = wrong[0];
+  if (!first) return;
+  const { details } = sizeMismatch(first[0], first[1], declared.get(first[0]) ?? 0, 'manifest');
+  const more = wrong.length > 1 ? ` (and ${wrong.length - 1} more blob(s) of other sizes)` : '';
+  throw invalidArgument(`files: ${details}${more}`);
+}
+
+const notUploaded = (shas: string[]) =>
+  failedPrecondition(`${shas.length} blob(s) are not uploaded yet, e.g. ${shas[0]}: call UploadBlobs first`);
 
 function checkChunk(sha256: string, have: number, offset: number, length: number, sizeBytes: number): void {
   if (offset !== have) {

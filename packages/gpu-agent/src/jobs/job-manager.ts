@@ -159,8 +159,9 @@ export class JobManager {
     replayOnly: boolean,
     send: (events: JobEvent[]) => Promise<void>,
     signal: AbortSignal,
+    maxMessageBytes = 0,
   ): Promise<void> {
-    await watchJob(this.#live(id), afterSeq, replayOnly, send, signal);
+    await watchJob(this.#live(id), afterSeq, replayOnly, send, signal, maxMessageBytes);
   }
 
   /** Stops accepting jobs, asks running ones to stop, kills them after the grace period. */

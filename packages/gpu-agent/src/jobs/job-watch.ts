@@ -1,11 +1,11 @@
-import type { JobEvent } from '@gpulink/proto';
+import { JobEvent } from '@gpulink/proto';
 import { isTerminal } from './job-state.js';
 import type { LiveJob } from './live-job.js';
 
 /**
  * Sends a job's events after `afterSeq` through `send`, in order and in batches (whatever is ready,
- * see nextBatch): from memory or the log, then live as they are appended, until the terminal state
- * change (or the end of the log with `replayOnly`).
+ * in messages of bounded bytes, see MessageBudget): from memory or the log, then live as they are
+ * appended, until the terminal state change (or the end of the log with `replayOnly`).
  */
 export async function watchJob(
   live: LiveJob,
@@ -13,14 +13,16 @@ export async function watchJob(
   replayOnly: boolean,
   send: (events: JobEvent[]) => Promise<void>,
   signal: AbortSignal,
+  maxMessageBytes = 0,
 ): Promise<void> {
+  const budget = new MessageBudget(maxMessageBytes);
   let next = afterSeq + 1;
   if (!live.events) {
     // A finished job: its log on disk is complete (or ends where it could not be written).
     const logged = await live.readLog(afterSeq);
     for (let from = 0; from < logged.length; ) {
       if (signal.aborted) return;
-      const batch = nextBatch(logged, from, logged.length);
+      const batch = nextBatch(logged, from, logged.length, budget.take());
       from += batch.length;
       await send(batch);
     }
@@ -33,7 +35,7 @@ export async function watchJob(
   const durable = () => Math.min(live.durableSeq, events.length);
   while (!signal.aborted) {
     while (next <= durable()) {
-      const batch = nextBatch(events, next - 1, durable());
+      const batch = nextBatch(events, next - 1, durable(), budget.take());
       next += batch.length;
       await send(batch);
       if (signal.aborted) return;
@@ -46,29 +48,66 @@ export async function watchJob(
   }
 }
 
-/** Events per WatchJob message at most, and the rough bytes a message should stay under. */
+/** Events per WatchJob message at most. */
 const WATCH_BATCH_EVENTS = 256;
-const WATCH_BATCH_BYTES = 4 * 1024 * 1024;
-/** Kinds whose events can be large; the rest are small but for log lines, which are measured. */
-const LARGE_KINDS = new Set<string>(['error', 'interpretation', 'predictions', 'lrFindResult']);
+/**
+ * The bytes a WatchJob message stays under (but for a single larger event, which goes alone): each
+ * stream's first message is small and each next one may be twice the last, up to the bound the
+ * client asked for (WatchJobRequest.max_message_bytes) or else WATCH_MAX_MESSAGE_BYTES. A link that
+ * drops every few KiB still carries the first messages of each new stream, and resuming after a cut
+ * starts small again; a link that holds grows them in a few messages.
+ */
+const WATCH_FIRST_MESSAGE_BYTES = 4 * 1024;
+const WATCH_MAX_MESSAGE_BYTES = 256 * 1024;
+/** The least a client may ask for: below it every event would go alone anyway. */
+const WATCH_MIN_MESSAGE_BYTES = 512;
+
+/** The growing byte bound of one stream's messages. */
+class MessageBudget {
+  readonly #max: number;
+  #next: number;
+  constructor(requestedMax: number) {
+    this.#max =
+      requestedMax > 0
+        ? Math.min(WATCH_MAX_MESSAGE_BYTES, Math.max(WATCH_MIN_MESSAGE_BYTES, requestedMax))
+        : WATCH_MAX_MESSAGE_BYTES;
+    this.#next = Math.min(WATCH_FIRST_MESSAGE_BYTES, this.#max);
+  }
+  /** The bound for the next message; the one after may be twice as large. */
+  take(): number {
+    const bytes = this.#next;
+    this.#next = Math.min(this.#max, this.#next * 2);
+    return bytes;
+  }
+}
+
+/** Bytes a log event adds to its text's UTF-8 (seq, time, job id, attempt, stream), at most. */
+const LOG_EVENT_OVERHEAD = 128;
+/** Encoded sizes of other events, each measured once: live events are shared by every watcher. */
+const encodedSizes = new WeakMap<JobEvent, number>();
+
+/** An event's bytes in a WatchJob message (log lines, the bulk of most logs, are not encoded twice). */
+function messageBytes(event: JobEvent): number {
+  if (event.kind?.$case === 'log') return Buffer.byteLength(event.kind.value.text) + LOG_EVENT_OVERHEAD;
+  let size = encodedSizes.get(event);
+  if (size === undefined) {
+    // With its tag and length inside WatchJobResponse.
+    size = JobEvent.encode(event).finish().length + 6;
+    encodedSizes.set(event, size);
+  }
+  return size;
+}
 
 /**
  * events[from..] up to `end` (exclusive) that fit one WatchJob message: at least one event, at most
- * WATCH_BATCH_EVENTS, and about WATCH_BATCH_BYTES (sizes guessed without encoding: log text is
- * measured, kinds that can be large count as 1 MiB, the rest as 2 KiB).
+ * WATCH_BATCH_EVENTS, and at most `maxBytes` on the wire.
  */
-function nextBatch(events: JobEvent[], from: number, end: number): JobEvent[] {
+function nextBatch(events: JobEvent[], from: number, end: number, maxBytes: number): JobEvent[] {
   let to = from;
   let bytes = 0;
   while (to < end && to - from < WATCH_BATCH_EVENTS) {
-    const kind = (events[to] as JobEvent).kind;
-    const size =
-      kind?.$case === 'log'
-        ? kind.value.text.length + 64
-        : kind && LARGE_KINDS.has(kind.$case)
-          ? 1024 * 1024
-          : 2048;
-    if (to > from && bytes + size > WATCH_BATCH_BYTES) break;
+    const size = messageBytes(events[to] as JobEvent);
+    if (to > from && bytes + size > maxBytes) break;
     bytes += size;
     to++;
   }

@@ -65,7 +65,10 @@ const workerPid = async (id: string) =>
 
 function untilFirst(jobId: string, kind: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const stream = c.jobs.watchJob({ jobId, afterSeq: 0, replayOnly: false }, c.metadata());
+    const stream = c.jobs.watchJob(
+      { jobId, afterSeq: 0, replayOnly: false, maxMessageBytes: 0 },
+      c.metadata(),
+    );
     stream.on('data', (r: { events: JobEvent[] }) => {
       if (r.events.some((e) => e.kind?.$case === kind)) {
         stream.cancel();

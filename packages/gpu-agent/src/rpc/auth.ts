@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
+  Metadata,
   ServerInterceptingCall,
   type ServerInterceptingCallInterface,
   type ServerInterceptor,
@@ -25,9 +26,13 @@ export function createAuthInterceptor(token: string): ServerInterceptor {
             const header = metadata.get('authorization')[0];
             const problem = checkBearer(typeof header === 'string' ? header : undefined, expected);
             if (problem) {
-              call.sendStatus({ code: status.UNAUTHENTICATED, details: problem, metadata });
+              // Fresh trailers: the request's metadata holds the client's credential, and nothing
+              // a client sent as one is ever sent back.
+              call.sendStatus({ code: status.UNAUTHENTICATED, details: problem, metadata: new Metadata() });
               return;
             }
+            // The handlers have no use for the token; past this point no code can log or store it.
+            metadata.remove('authorization');
             mdNext(metadata);
           },
         });

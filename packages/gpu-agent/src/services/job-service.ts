@@ -35,7 +35,8 @@ export function createJobService(jobs: JobManager, open: OpenStreams): JobServic
     cancelJob: unary(async (req) => ({ job: await jobs.cancel(req.jobId, req.reason) })),
     resumeJob: unary(async (req) => ({ job: await jobs.resume(req.jobId) })),
     watchJob: serverStream(open, async (req, send, signal) => {
-      await jobs.watch(req.jobId, req.afterSeq, req.replayOnly, (events) => send({ events }), signal);
+      const { jobId, afterSeq, replayOnly, maxMessageBytes } = req;
+      await jobs.watch(jobId, afterSeq, replayOnly, (events) => send({ events }), signal, maxMessageBytes);
     }),
   };
 }

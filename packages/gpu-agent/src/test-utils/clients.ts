@@ -42,7 +42,12 @@ export function collectEvents(
   return new Promise((resolve, reject) => {
     const events: JobEvent[] = [];
     const stream = c.jobs.watchJob(
-      { jobId, afterSeq: options.afterSeq ?? 0, replayOnly: options.replayOnly ?? false },
+      {
+        jobId,
+        afterSeq: options.afterSeq ?? 0,
+        replayOnly: options.replayOnly ?? false,
+        maxMessageBytes: 0,
+      },
       c.metadata(),
     );
     stream.on('data', (r: { events: JobEvent[] }) => {

@@ -41,6 +41,7 @@ interface Carried {
   eofSent: boolean;
   acks: number;
   ackScheduled: boolean;
+  flushScheduled: boolean;
 }
 
 function bufferOf(view: ArrayBuffer | ArrayBufferView): Buffer {
@@ -205,12 +206,21 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
       eofSent: false,
       acks: 0,
       ackScheduled: false,
+      flushScheduled: false,
     };
     open.add(carried);
     socket.on('data', (chunk: Buffer) => {
       carried.pending.push(chunk);
       carried.pendingBytes += chunk.length;
-      flush(carried);
+      // One flush per turn of the event loop: the 64 KiB reads of one turn go out as one message of
+      // up to 1 MiB (each message costs the Jupyter server and the kernel about as much as a MiB).
+      if (!carried.flushScheduled) {
+        carried.flushScheduled = true;
+        setImmediate(() => {
+          carried.flushScheduled = false;
+          flush(carried);
+        });
+      }
       if (carried.pendingBytes >= highWater || carried.credits === 0) socket.pause();
     });
     socket.on('end', () => {

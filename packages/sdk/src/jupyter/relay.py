@@ -58,10 +58,15 @@ class _Relay:
         except OSError as error:
             self.close(f"agent socket: {error}")
 
-    # Client -> socket; each written message is acknowledged, which returns the client a credit.
+    # Client -> socket; written messages are acknowledged, each returning the client a credit: one
+    # acknowledgement for all written while the outbox stays busy (every message costs the server).
     def _write(self):
+        written = 0
         try:
             while True:
+                if written and self.outbox.empty():
+                    self._send({"t": "ack", "n": written})
+                    written = 0
                 item = self.outbox.get()
                 if item is None:
                     return
@@ -69,7 +74,7 @@ class _Relay:
                     self.sock.shutdown(socket.SHUT_WR)
                     continue
                 self.sock.sendall(item)
-                self._send({"t": "ack", "n": 1})
+                written += 1
         except OSError as error:
             self.close(f"agent socket: {error}")
 

@@ -534,13 +534,21 @@ export interface WatchJobRequest {
   afterSeq: number;
   /** End the stream after the events logged so far instead of following the job. */
   replayOnly: boolean;
+  /**
+   * The most bytes a WatchJobResponse should carry, for a link that drops before a larger message
+   * gets through (an event larger than this still comes, alone). 0: the agent's own bound. Either
+   * way each stream's first messages are small and later ones grow toward the bound, so a stream
+   * makes progress however soon its connection drops.
+   */
+  maxMessageBytes: number;
 }
 
 /** The next events of the stream. */
 export interface WatchJobResponse {
   /**
    * Events in seq order, continuing the stream without a gap: whatever the agent had ready when it
-   * wrote (at most a few hundred), so a fast job costs one message per burst rather than per event.
+   * wrote (at most a few hundred, within the message bound of the request), so a fast job costs one
+   * message per burst rather than per event.
    */
   events: JobEvent[];
 }
@@ -4063,7 +4071,7 @@ export const ResumeJobResponse: MessageFns<ResumeJobResponse> = {
 };
 
 function createBaseWatchJobRequest(): WatchJobRequest {
-  return { jobId: "", afterSeq: 0, replayOnly: false };
+  return { jobId: "", afterSeq: 0, replayOnly: false, maxMessageBytes: 0 };
 }
 
 export const WatchJobRequest: MessageFns<WatchJobRequest> = {
@@ -4076,6 +4084,9 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
     }
     if (message.replayOnly !== false) {
       writer.uint32(24).bool(message.replayOnly);
+    }
+    if (message.maxMessageBytes !== 0) {
+      writer.uint32(32).uint32(message.maxMessageBytes);
     }
     return writer;
   },
@@ -4117,6 +4128,14 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
             message.replayOnly = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxMessageBytes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4146,6 +4165,11 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
         : isSet(object.replay_only)
         ? globalThis.Boolean(object.replay_only)
         : false,
+      maxMessageBytes: isSet(object.maxMessageBytes)
+        ? globalThis.Number(object.maxMessageBytes)
+        : isSet(object.max_message_bytes)
+        ? globalThis.Number(object.max_message_bytes)
+        : 0,
     };
   },
 
@@ -4160,6 +4184,9 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
     if (message.replayOnly !== false) {
       obj.replayOnly = message.replayOnly;
     }
+    if (message.maxMessageBytes !== 0) {
+      obj.maxMessageBytes = Math.round(message.maxMessageBytes);
+    }
     return obj;
   },
 
@@ -4171,6 +4198,7 @@ export const WatchJobRequest: MessageFns<WatchJobRequest> = {
     message.jobId = object.jobId ?? "";
     message.afterSeq = object.afterSeq ?? 0;
     message.replayOnly = object.replayOnly ?? false;
+    message.maxMessageBytes = object.maxMessageBytes ?? 0;
     return message;
   },
 };
