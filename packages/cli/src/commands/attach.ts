@@ -34,7 +34,8 @@ const defaultStateDir = '~/.local/share/gpulink/attached';
 function describeHost(host: HostReport): string[] {
   const gpus = host.cuda.gpus.map((g) => `${g.name} (${formatBytes(g.memory_mib * 2 ** 20)})`).join(', ');
   return [
-    `python     ${host.python} (${host.executable}), torch ${host.torch}, fastai ${host.fastai}`,
+    `host       Python ${host.python}, torch ${host.torch}, fastai ${host.fastai}`,
+    `python     ${host.executable}`,
     `CUDA       ${host.cuda.available ? `${host.cuda.version}, ${host.cuda.gpus.length} GPU(s): ${gpus}` : 'not available: jobs train on the CPU'}`,
     `node       ${host.node ? `${host.node.version} (${host.node.path})` : 'none'}`,
     `disk       ${formatBytes(host.disk_free_bytes)} free for ${host.state_dir}`,
