@@ -699,7 +699,12 @@ describe('fuzzed client input against a real agent', () => {
         const declared = new Map<string, Set<number>>();
         for (const f of files) declared.set(f.sha256, (declared.get(f.sha256) ?? new Set()).add(f.sizeBytes));
         const twoSizes = [...declared.values()].some((sizes) => sizes.size > 1);
-        const wrong = files.some((f) => actual.has(f.sha256) && actual.get(f.sha256) !== f.sizeBytes);
+        // An empty file's sha256 is known: declaring 0 bytes for any other content is wrong too.
+        const wrong = files.some(
+          (f) =>
+            (actual.has(f.sha256) && actual.get(f.sha256) !== f.sizeBytes) ||
+            (f.sizeBytes === 0 && f.sha256 !== sha256(Buffer.alloc(0))),
+        );
         const missing = [...declared].filter(([sha]) => !actual.has(sha));
         const needed = missing.reduce((n, [, sizes]) => n + ([...sizes][0] ?? 0), 0);
         const prepareCode =
