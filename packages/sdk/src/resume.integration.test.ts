@@ -7,20 +7,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentClient, connect } from './client.js';
 import { GpulinkError } from './errors.js';
 import type { Job } from './jobs.js';
-import { sha256Of, startTestAgent, type TestAgent, tempDir, writeFiles } from './test-utils/real-agent.js';
+import {
+  linesScript,
+  runLines as runLinesIn,
+  sha256Of,
+  startTestAgent,
+  type TestAgent,
+  tempDir,
+  writeFiles,
+} from './test-utils/real-agent.js';
 import type { JobEvent } from './types.js';
-
-// Prints `n` numbered lines, `pause` seconds apart, then writes `size` random bytes as an artifact.
-const script = `
-import os, sys, time
-n, pause, size = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-for i in range(n):
-    print(f"line {i:05d} " + "x" * 60, flush=True)
-    time.sleep(pause)
-if size:
-    with open(os.path.join(os.environ["GPULINK_ARTIFACTS"], "blob.bin"), "wb") as f:
-        f.write(os.urandom(size))
-`;
 
 // Prints one line per size given (comma-separated), each that many characters long, at once.
 const sizedLines = `
@@ -36,7 +32,7 @@ let dir: string;
 beforeAll(async () => {
   agent = await startTestAgent({ warmWorkers: 1 });
   dir = await tempDir('resume');
-  await writeFiles(join(dir, 'workspace'), { 'lines.py': script, 'sized.py': sizedLines });
+  await writeFiles(join(dir, 'workspace'), { 'lines.py': linesScript, 'sized.py': sizedLines });
   await using client = await connect(agent.url);
   const { dataset } = await client.datasets.upload(join(dir, 'workspace'), { hashCache: false });
   workspaceId = dataset.id;
@@ -46,13 +42,8 @@ afterAll(async () => {
   await agent?.stop();
 });
 
-async function runLines(client: AgentClient, n: number, pause: number, size = 0): Promise<Job> {
-  return client.runScript({
-    workspace: { datasetId: workspaceId },
-    entrypoint: 'lines.py',
-    args: [String(n), String(pause), String(size)],
-    name: `lines-${n}`,
-  });
+function runLines(client: AgentClient, n: number, pause: number, size = 0): Promise<Job> {
+  return runLinesIn(client, workspaceId, n, pause, size);
 }
 
 function expectDense(events: JobEvent[]): void {

@@ -18,6 +18,8 @@ import { type AgentClient, connect } from '../client.js';
 import { GpulinkError } from '../errors.js';
 import type { Job } from '../jobs.js';
 import {
+  linesScript,
+  runLines as runLinesIn,
   sha256Of,
   startTestAgent,
   type TestAgent,
@@ -27,18 +29,6 @@ import {
 } from '../test-utils/real-agent.js';
 import type { JobEvent } from '../types.js';
 import { relaySessionPath, runPythonForJson, serverSettings } from './jupyter-server.js';
-
-// Prints `n` numbered lines, `pause` seconds apart, then writes `size` random bytes as an artifact.
-const script = `
-import os, sys, time
-n, pause, size = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-for i in range(n):
-    print(f"line {i:05d} " + "x" * 60, flush=True)
-    time.sleep(pause)
-if size:
-    with open(os.path.join(os.environ["GPULINK_ARTIFACTS"], "blob.bin"), "wb") as f:
-        f.write(os.urandom(size))
-`;
 
 let jupyter: TestJupyterServer;
 let agent: TestAgent;
@@ -96,7 +86,7 @@ beforeAll(async () => {
   jupyter = await startJupyterServer({ python: workerPython() });
   agent = await startTestAgent({ warmWorkers: 1, extraArgs: ['--tls'] });
   dir = await tempDir('kernel-transport');
-  await writeFiles(join(dir, 'workspace'), { 'lines.py': script });
+  await writeFiles(join(dir, 'workspace'), { 'lines.py': linesScript });
   await using client = await connect(agent.url);
   const { dataset } = await client.datasets.upload(join(dir, 'workspace'), { hashCache: false });
   workspaceId = dataset.id;
@@ -108,12 +98,7 @@ afterAll(async () => {
 });
 
 function runLines(client: AgentClient, n: number, pause: number, size = 0): Promise<Job> {
-  return client.runScript({
-    workspace: { datasetId: workspaceId },
-    entrypoint: 'lines.py',
-    args: [String(n), String(pause), String(size)],
-    name: `lines-${n}`,
-  });
+  return runLinesIn(client, workspaceId, n, pause, size);
 }
 
 function expectEveryLineOnce(events: JobEvent[], n: number): void {

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { AgentClient } from '../client.js';
 import type { VisionTrainingOptions } from '../job-spec.js';
+import type { Job } from '../jobs.js';
 
 export {
   type BoreRelay,
@@ -105,4 +107,35 @@ export function smallDigitsJob(
     fitMethod: 'fit_one_cycle',
     ...overrides,
   };
+}
+
+/**
+ * `lines.py` for a script workspace: prints `n` numbered lines (`line 00000 xxx...`), `pause` seconds
+ * apart, then writes `size` random bytes as the artifact `blob.bin`. Run it with {@link runLines}.
+ */
+export const linesScript = `
+import os, sys, time
+n, pause, size = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+for i in range(n):
+    print(f"line {i:05d} " + "x" * 60, flush=True)
+    time.sleep(pause)
+if size:
+    with open(os.path.join(os.environ["GPULINK_ARTIFACTS"], "blob.bin"), "wb") as f:
+        f.write(os.urandom(size))
+`;
+
+/** Runs {@link linesScript} from the uploaded workspace `workspaceId`. */
+export function runLines(
+  client: AgentClient,
+  workspaceId: string,
+  n: number,
+  pause: number,
+  size = 0,
+): Promise<Job> {
+  return client.runScript({
+    workspace: { datasetId: workspaceId },
+    entrypoint: 'lines.py',
+    args: [String(n), String(pause), String(size)],
+    name: `lines-${n}`,
+  });
 }
