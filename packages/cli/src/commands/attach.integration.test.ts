@@ -2,7 +2,7 @@
 // (jupyter_server + ipykernel) whose kernels run the worker's Python, on a host with no Node on its
 // PATH (the CLI brings one). Then training streams through the kernel relay, pull checks the sha256,
 // a second attach reuses the agent, and detach stops it. A wrong token and a Python without fastai
-// are refused with nothing installed.
+// are refused with nothing installed; with --setup the one without fastai gets it and attaches.
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -227,4 +227,71 @@ describe('gpulink attach', () => {
     expect(await agentProcesses(stateDir)).toEqual([]);
     expect(existsSync(profilePath)).toBe(false);
   }, 900_000);
+
+  it('--setup installs what the kernel lacks (fastai) into its own Python, keeps its torch, and attaches', async () => {
+    // A real venv with every package of the worker's venv except fastai, linked in: a host with torch
+    // and Jupyter but no fastai, as a rented box's PyTorch image is.
+    const host = join(home, 'no-fastai-venv');
+    await promisify(execFile)('python3', ['-m', 'venv', host]);
+    const sitePackages = async (venv: string) => {
+      const lib = join(venv, 'lib');
+      const [pythonDir] = (await readdir(lib)).filter((d) => d.startsWith('python'));
+      return join(lib, pythonDir as string, 'site-packages');
+    };
+    const from = await sitePackages(join(agentDir, 'python', '.venv'));
+    const to = await sitePackages(host);
+    for (const name of await readdir(from)) {
+      if (/^fastai([-_.]|$)/.test(name) && !name.startsWith('fastai_')) continue;
+      await symlink(join(from, name), join(to, name)).catch(() => undefined);
+    }
+    const hostPython = join(host, 'bin', 'python');
+    const spec = join(jupyter.home, '.local', 'share', 'jupyter', 'kernels', 'no-fastai');
+    await mkdir(spec, { recursive: true });
+    await writeFile(
+      join(spec, 'kernel.json'),
+      JSON.stringify({
+        argv: [hostPython, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+        display_name: 'no fastai',
+        language: 'python',
+      }),
+    );
+    const stateDir = join(jupyter.home, 'setup-state');
+    const refused = await gpulink('attach', jupyter.url, '--kernel', 'no-fastai', '--package', agentPackage);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/has no fastai: install them there .*attach with --setup/);
+
+    const run = await gpulink(
+      'attach',
+      jupyter.url,
+      '--kernel',
+      'no-fastai',
+      '--setup',
+      '--state-dir',
+      stateDir,
+      '--package',
+      agentPackage,
+      '--json',
+    );
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const steps = records(run).flatMap((r) => (typeof r.step === 'string' ? [r.step] : []));
+    // The package the test above uploaded is reused; Node is brought again (the host's PATH has none).
+    expect(steps).toEqual(['server', 'kernel', 'check', 'node', 'setup', 'start', 'connect']);
+    const result = records(run).at(-1) as { host: { executable: string; fastai: string; torch: string } };
+    expect(result.host.executable).toBe(hostPython);
+    const pins = await readFile(join(agentDir, 'python', 'requirements.txt'), 'utf8');
+    expect(pins).toContain(`fastai==${result.host.fastai}`);
+    // fastai is now the venv's own (not a link), and the torch it had is untouched.
+    expect((await stat(join(to, 'fastai'))).isDirectory()).toBe(true);
+    const { stdout } = await promisify(execFile)(hostPython, [
+      '-c',
+      'import fastai, torch, os, importlib.metadata as m; print(fastai.__version__, m.version("torch"), os.path.islink(os.path.dirname(torch.__file__)))',
+    ]);
+    expect(stdout.trim()).toBe(`${result.host.fastai} ${result.host.torch} True`);
+    expect(await agentProcesses(stateDir)).toHaveLength(1);
+
+    const detach = await gpulink('detach', '--json');
+    expect(detach.code).toBe(0);
+    expect(await agentProcesses(stateDir)).toEqual([]);
+  }, 600_000);
 });

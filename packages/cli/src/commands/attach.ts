@@ -27,6 +27,7 @@ export interface AttachCommandOptions extends GlobalOptions {
   stateDir?: string;
   kernel?: string;
   package?: string;
+  setup?: boolean;
 }
 
 const defaultStateDir = '~/.local/share/gpulink/attached';
@@ -66,6 +67,7 @@ export async function attachAndSave(
       agentPackage: agentPackage(options.package, (m) => say('package', m)),
       stateDir,
       ...(options.kernel ? { kernelName: options.kernel } : {}),
+      ...(options.setup ? { setup: true } : {}),
       ...(options.colabSession ? { colabSession: options.colabSession } : {}),
       onStep: say,
     });
@@ -125,10 +127,14 @@ export function registerAttach(program: Command): void {
     .option('--state-dir <dir>', "the agent's state dir on the host", defaultStateDir)
     .option('--kernel <name>', 'kernel spec to run in (its Python runs the jobs)', 'python3')
     .option('--package <file>', 'agent package to upload (default: made by npm run pack:agent)')
+    .option(
+      '--setup',
+      "install what the kernel's Python lacks (fastai; torch only when it has none) there, keeping its torch",
+    )
     .option('--json', 'steps and the result as NDJSON')
     .addHelpText(
       'after',
-      '\nExamples:\n  gpulink attach "http://gpu-box:8888/lab?token=abc123"\n  JUPYTER_TOKEN=abc123 gpulink attach https://xyz-8888.proxy.runpod.net/\n  gpulink attach https://hub.example.org/user/me/ --token "$HUB_TOKEN" --state-dir ~/gpulink',
+      '\nExamples:\n  gpulink attach "http://gpu-box:8888/lab?token=abc123"\n  JUPYTER_TOKEN=abc123 gpulink attach https://xyz-8888.proxy.runpod.net/\n  gpulink attach https://hub.example.org/user/me/ --token "$HUB_TOKEN" --state-dir ~/gpulink\n  gpulink attach "http://gpu-box:8888/?token=abc123" --setup   # a Python with torch but no fastai',
     )
     .action(async (url: string, o: AttachCommandOptions, cmd: Command) => {
       await attachAndSave(url, { ...cmd.optsWithGlobals(), ...o });

@@ -52,6 +52,9 @@ def _agent_record(state_dir):
 
 def gpulink_probe(state_dir, install_root):
     """What the host has: Python, torch, fastai, CUDA and GPUs, Node, disk, and a running agent."""
+    import importlib
+
+    importlib.invalidate_caches()  # a probe after gpulink_setup sees what pip just installed
     state_dir = os.path.expanduser(state_dir)
     install_root = os.path.expanduser(install_root)
     cuda = {"available": False, "version": None, "gpus": []}
@@ -130,9 +133,22 @@ def gpulink_install_node(upload, install_root):
     _answer(_node(str(dest)))
 
 
+def gpulink_setup(node, agent_bin, python):
+    """Installs the worker's requirements into the kernel's Python: `gpulink-agent setup --in-place`."""
+    done = subprocess.run(
+        [node, os.path.expanduser(agent_bin), "setup", "--in-place", "--python", python],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    _answer({"code": done.returncode, "tail": lines[-12:]})
+
+
 def gpulink_start(node, agent_bin, state_dir, python, timeout_s=180):
     """Starts the agent detached on the host's loopback with TLS, or finds the one already running."""
     state_dir = Path(os.path.expanduser(state_dir)).resolve()
+    agent_bin = os.path.expanduser(agent_bin)  # an installed package's path is given from the install root
     running = _agent_record(state_dir)
     if running:
         _answer(dict(running, reused=True))

@@ -44,7 +44,7 @@ export interface HostReport {
 }
 
 /** One step of `attach`, for progress lines. */
-export type AttachStep = 'server' | 'kernel' | 'check' | 'node' | 'upload' | 'start' | 'reuse';
+export type AttachStep = 'server' | 'kernel' | 'check' | 'node' | 'upload' | 'setup' | 'start' | 'reuse';
 
 /** Options of {@link attachJupyter}. */
 export interface AttachOptions {
@@ -56,6 +56,11 @@ export interface AttachOptions {
   installDir?: string;
   /** Kernel spec of gpulink's dedicated kernel. @default 'python3' */
   kernelName?: string;
+  /**
+   * Installs what the kernel's Python lacks (fastai, and torch when it has none) there, with
+   * `gpulink-agent setup --in-place`, instead of refusing. A torch the host has is kept. @default false
+   */
+  setup?: boolean;
   /** A Node binary (gzip-compressed on the way) for a host without Node 20+; this process's by default. */
   nodeBinary?: string;
   /** The Colab CLI session the runtime belongs to, written into the URL so its token can be refreshed. */
@@ -117,7 +122,7 @@ function nodeIsRecent(node: HostReport['node']): boolean {
 /**
  * Installs and starts a gpulink agent on a Jupyter host, or finds the one started before, and returns
  * its `gpulink+jupyter://` URL. Refuses, having installed nothing, when the token is wrong or the
- * kernel's Python lacks torch or fastai.
+ * kernel's Python lacks torch or fastai (unless `setup` is set: then it installs them there).
  *
  * @example
  * ```ts
@@ -145,13 +150,58 @@ export async function attachJupyter(server: JupyterServer, options: AttachOption
   try {
     await runPython(kernel, hostSource);
     step('check', 'checking Python, torch, fastai, CUDA, Node and disk on the host');
-    const host = await call<HostReport>(kernel, 'gpulink_probe', stateDir, installDir);
+    const probe = () => call<HostReport>(kernel, 'gpulink_probe', stateDir, installDir);
+    let host = await probe();
     const missing = missingPieces(host);
-    if (missing.length > 0) {
+    if (missing.length > 0 && !options.setup) {
       throw new GpulinkError(
         'FAILED_PRECONDITION',
-        `the kernel's Python on ${describeServer(server)} (${host.executable}, Python ${host.python}) has no ${missing.join(' and ')}: install them there (pip install torch fastai), or pick a kernel that has them`,
+        `the kernel's Python on ${describeServer(server)} (${host.executable}, Python ${host.python}) has no ${missing.join(' and ')}: install them there (pip install torch fastai), attach with --setup to have gpulink install them, or pick a kernel that has them`,
       );
+    }
+    // Node and the agent package, brought only when a step below needs them.
+    let installed: { node: string; bin: string } | undefined;
+    const install = async () => {
+      if (installed) return installed;
+      let node = host.node;
+      if (!nodeIsRecent(node)) node = await bringNode(server, kernel, host, installDir, options, step);
+      let bin = `${installDir}/${packageName}/package/dist/bin.js`;
+      if (!host.installed.includes(packageName)) {
+        step('upload', `uploading the agent package (${(packageBytes.length / 2 ** 20).toFixed(1)} MiB)`);
+        const remote = `gpulink-upload/${packageName}.tgz`;
+        await upload(server, remote, packageBytes);
+        bin = (await call<{ bin: string }>(kernel, 'gpulink_install', remote, installDir, packageName)).bin;
+      }
+      if (!node) {
+        throw new GpulinkError(
+          'FAILED_PRECONDITION',
+          `the Node binary brought to ${describeServer(server)} does not run there`,
+        );
+      }
+      installed = { node: node.path, bin };
+      return installed;
+    };
+    if (missing.length > 0) {
+      const { node, bin } = await install();
+      step(
+        'setup',
+        `installing ${missing.join(' and ')} into ${host.executable} (gpulink-agent setup --in-place)`,
+      );
+      const setup = await call<{ code: number; tail: string[] }>(
+        kernel,
+        'gpulink_setup',
+        node,
+        bin,
+        host.executable,
+      );
+      host = await probe();
+      const still = missingPieces(host);
+      if (setup.code !== 0 || still.length > 0) {
+        throw new GpulinkError(
+          'FAILED_PRECONDITION',
+          `gpulink-agent setup could not install ${(still.length > 0 ? still : missing).join(' and ')} into ${host.executable} (exit ${setup.code}):\n${setup.tail.join('\n')}`,
+        );
+      }
     }
     let reused = false;
     let agent = host.agent;
@@ -159,22 +209,12 @@ export async function attachJupyter(server: JupyterServer, options: AttachOption
       step('reuse', `an agent is already running there (pid ${agent.pid})`);
       reused = true;
     } else {
-      let node = host.node;
-      if (!nodeIsRecent(node)) node = await bringNode(server, kernel, host, installDir, options, step);
-      let bin: string;
-      if (host.installed.includes(packageName)) {
-        bin = `${installDir}/${packageName}/package/dist/bin.js`;
-      } else {
-        step('upload', `uploading the agent package (${(packageBytes.length / 2 ** 20).toFixed(1)} MiB)`);
-        const remote = `gpulink-upload/${packageName}.tgz`;
-        await upload(server, remote, packageBytes);
-        bin = (await call<{ bin: string }>(kernel, 'gpulink_install', remote, installDir, packageName)).bin;
-      }
+      const { node, bin } = await install();
       step('start', `starting the agent (state dir ${host.state_dir})`);
       const started = await call<{ pid: number; url: string; reused: boolean }>(
         kernel,
         'gpulink_start',
-        node?.path,
+        node,
         bin,
         stateDir,
         host.executable,
