@@ -1,6 +1,8 @@
 // gpulink+jupyter:// against a real Jupyter server (jupyter_server + ipykernel) and the real agent on
 // its loopback with TLS: calls, a job's events and an artifact through the kernel relay; a proxy in
 // front of the server that cuts its connections mid-job; a kernel killed mid-job; a wrong token.
+// The relay needs only jupyter_server and ipykernel in the server's Python: GPULINK_JUPYTER_PYTHON
+// runs it under another one (.ci/run: Python 3.13, Colab's), the agent keeping the worker's venv.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,6 +32,7 @@ import {
 import type { JobEvent } from '../types.js';
 import { relaySessionPath, runPythonForJson, serverSettings } from './jupyter-server.js';
 
+const jupyterPython = process.env.GPULINK_JUPYTER_PYTHON ?? workerPython();
 let jupyter: TestJupyterServer;
 let agent: TestAgent;
 let workspaceId: string;
@@ -83,7 +86,7 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
 }
 
 beforeAll(async () => {
-  jupyter = await startJupyterServer({ python: workerPython() });
+  jupyter = await startJupyterServer({ python: jupyterPython });
   agent = await startTestAgent({ warmWorkers: 1, extraArgs: ['--tls'] });
   dir = await tempDir('kernel-transport');
   await writeFiles(join(dir, 'workspace'), { 'lines.py': linesScript });
@@ -164,6 +167,15 @@ describe('gpulink+jupyter:// through a real Jupyter server', () => {
       );
       expect(await relayStatus()).toEqual({ relays: 0, threads: 0 });
     });
+  });
+
+  it("runs the relay in a kernel of the Jupyter server's own Python", async () => {
+    await using client = await connect(jupyterUrl());
+    expect(client.info.agentVersion).toBeTruthy();
+    const { executable } = await inRelayKernel<{ executable: string }>(
+      'import json, sys; print(json.dumps({"executable": sys.executable}))',
+    );
+    expect(executable).toBe(jupyterPython);
   });
 
   it('reconnects through the restarted kernel when the kernel is killed mid-job, and the stream continues', async () => {
