@@ -49,7 +49,7 @@ function describeHost(host: HostReport): string[] {
  */
 export async function attachAndSave(
   jupyterUrl: string,
-  options: AttachCommandOptions & { auth?: JupyterAuth; colabSession?: string },
+  options: AttachCommandOptions & { auth?: JupyterAuth; colabSession?: string; stateDirMount?: string },
 ): Promise<AttachResult> {
   const json = outputMode(options) === 'json';
   const say = (step: string, message: string) => {
@@ -68,6 +68,7 @@ export async function attachAndSave(
       stateDir,
       ...(options.kernel ? { kernelName: options.kernel } : {}),
       ...(options.setup ? { setup: true } : {}),
+      ...(options.stateDirMount ? { stateDirMount: options.stateDirMount } : {}),
       ...(options.colabSession ? { colabSession: options.colabSession } : {}),
       onStep: say,
     });

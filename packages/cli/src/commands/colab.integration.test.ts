@@ -161,4 +161,17 @@ describe('gpulink colab up/down through a stand-in of Google’s Colab CLI and r
     const info = await gpulink('info');
     expect(info.code).not.toBe(0);
   });
+
+  it('up --drive refuses while Google Drive is not mounted in the runtime, and starts nothing', async () => {
+    const up = await gpulink('colab', 'up', '--name', 'd', '--drive');
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain('nothing is mounted at /content/drive');
+    expect(up.stderr).toContain("drive.mount('/content/drive')");
+    expect(existsSync(join(dir, 'config', 'gpulink', 'profile.json'))).toBe(false);
+    // Nothing was written where the state dir would have been (the runtime's own disk).
+    expect(existsSync('/content/drive')).toBe(false);
+    const stop = await gpulink('colab', 'down', '--name', 'd');
+    expect(stop.code, stop.stderr).toBe(0);
+    expect(standIn.assigned()).toEqual([]);
+  });
 });

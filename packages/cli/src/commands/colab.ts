@@ -13,7 +13,8 @@ import { type GlobalOptions, outputMode, printJson, printLine } from './context.
 const gpus = ['T4', 'L4', 'A100', 'H100'] as const;
 const defaultName = 'gpulink';
 /** On Drive the agent's state (datasets, runs, artifacts) survives a recycled runtime. */
-const driveStateDir = '/content/drive/MyDrive/gpulink-agent';
+const driveMount = '/content/drive';
+const driveStateDir = `${driveMount}/MyDrive/gpulink-agent`;
 
 interface ColabOptions extends GlobalOptions {
   name: string;
@@ -79,11 +80,20 @@ async function colabUp(options: ColabUpOptions): Promise<void> {
       token: s.token,
       auth: 'colab',
       colabSession: options.name,
-      ...(options.drive ? { stateDir: driveStateDir } : {}),
+      ...(options.drive ? { stateDir: driveStateDir, stateDirMount: driveMount } : {}),
     });
   try {
     await attach(session);
   } catch (error) {
+    if (
+      options.drive &&
+      error instanceof CliError &&
+      error.message.includes(`nothing is mounted at ${driveMount}`)
+    ) {
+      throw new CliError(
+        `${error.message}. Google Drive is not mounted in this runtime: mount it in a notebook cell on the runtime (from google.colab import drive; drive.mount('${driveMount}')), then run colab up --drive again, or leave out --drive`,
+      );
+    }
     // The runtime proxy can refuse a token before the time the session file gives: refresh it once.
     if (!(error instanceof CliError && isUnauthenticated(error.cause))) throw error;
     say('session', "Colab's runtime proxy refused the token");

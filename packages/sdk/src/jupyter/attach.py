@@ -50,7 +50,7 @@ def _agent_record(state_dir):
     return None
 
 
-def gpulink_probe(state_dir, install_root):
+def gpulink_probe(state_dir, install_root, mount=None):
     """What the host has: Python, torch, fastai, CUDA and GPUs, Node, disk, and a running agent."""
     import importlib
 
@@ -83,6 +83,7 @@ def gpulink_probe(state_dir, install_root):
             "node": _node(),
             "disk_free_bytes": shutil.disk_usage(disk_path).free,
             "state_dir": str(Path(state_dir).resolve()),
+            "mounted": os.path.ismount(mount) if mount else None,
             "installed": sorted(p.parent.name for p in Path(install_root).glob("*/.complete")),
             "agent": _agent_record(state_dir),
         }

@@ -37,6 +37,8 @@ export interface HostReport {
   node: { path: string; version: string } | null;
   disk_free_bytes: number;
   state_dir: string;
+  /** Whether {@link AttachOptions.stateDirMount} is a mount point on the host; null when none was asked. */
+  mounted: boolean | null;
   /** Agent packages already unpacked there, by `<version>-<sha256 prefix>`. */
   installed: string[];
   /** The agent `attach` started before on this state dir, when it still runs. */
@@ -52,6 +54,12 @@ export interface AttachOptions {
   agentPackage: string;
   /** The agent's state dir on the host. @default '~/.local/share/gpulink/attached' */
   stateDir?: string;
+  /**
+   * A mount point the state dir lives on (Colab's Google Drive, `/content/drive`): attach refuses,
+   * having installed nothing, while nothing is mounted there, since the state would land on the
+   * runtime's own disk instead.
+   */
+  stateDirMount?: string;
   /** Where packages are unpacked on the host. @default '~/.local/share/gpulink/agent' */
   installDir?: string;
   /** Kernel spec of gpulink's dedicated kernel. @default 'python3' */
@@ -150,8 +158,15 @@ export async function attachJupyter(server: JupyterServer, options: AttachOption
   try {
     await runPython(kernel, hostSource);
     step('check', 'checking Python, torch, fastai, CUDA, Node and disk on the host');
-    const probe = () => call<HostReport>(kernel, 'gpulink_probe', stateDir, installDir);
+    const probe = () =>
+      call<HostReport>(kernel, 'gpulink_probe', stateDir, installDir, options.stateDirMount ?? null);
     let host = await probe();
+    if (options.stateDirMount && !host.mounted) {
+      throw new GpulinkError(
+        'FAILED_PRECONDITION',
+        `nothing is mounted at ${options.stateDirMount} on ${describeServer(server)}, where the state dir ${stateDir} should be: mount it there first`,
+      );
+    }
     const missing = missingPieces(host);
     if (missing.length > 0 && !options.setup) {
       throw new GpulinkError(
