@@ -10,32 +10,42 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bytes } from './lib/figures.mjs';
 import { benchDir, nvidiaGpus, pythonVersions } from './lib/setup.mjs';
+import { PROFILES } from './lib/toxiproxy.mjs';
 import * as events from './suites/events.mjs';
+import * as link from './suites/link.mjs';
 import * as start from './suites/start.mjs';
 import * as stats from './suites/stats.mjs';
 import * as transports from './suites/transports.mjs';
 import * as upload from './suites/upload.mjs';
 
 const SUITES = [start, events, upload, stats, transports];
+/** Suites a full run leaves out (they take long): run with --only or their own flag (--link). */
+const OPT_IN = [link];
+const ALL = [...SUITES, ...OPT_IN];
 
-const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--no-record] | --render RESULTS.json
+const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--link PROFILE[,PROFILE...]|all] [--no-record]
+       node bench/run.mjs --render RESULTS.json
 
   --quick       fewer repetitions and smaller inputs (a smoke run; its figures are not recorded in RESULTS.md)
-  --only NAMES  run only these suites: ${SUITES.map((s) => [s.name, ...(s.aliases ?? [])].join('|')).join(', ')}
+  --only NAMES  run only these suites: ${ALL.map((s) => [s.name, ...(s.aliases ?? [])].join('|')).join(', ')}
+  --link P      the shaped-link suite alone, through these link profiles (${Object.keys(PROFILES).join(', ')}, or all)
   --no-record   print the table only; write no results file
   --render F    rewrite bench/RESULTS.md from a recorded results file, measuring nothing
 
 Suites:
 ${SUITES.map((s) => `  ${s.name.padEnd(10)} ${s.describe}`).join('\n')}
+Not in a full run:
+${OPT_IN.map((s) => `  ${s.name.padEnd(10)} ${s.describe}`).join('\n')}
 `;
 
-function pickSuites(only) {
+function pickSuites(only, linkProfiles) {
+  if (linkProfiles) return [link];
   if (!only) return SUITES;
   const names = only.split(',').map((n) => n.trim());
   const picked = [];
   for (const n of names) {
-    const suite = SUITES.find((s) => s.name === n || s.aliases?.includes(n));
-    if (!suite) throw new Error(`--only: no suite "${n}" (${SUITES.map((s) => s.name).join(', ')})`);
+    const suite = ALL.find((s) => s.name === n || s.aliases?.includes(n));
+    if (!suite) throw new Error(`--only: no suite "${n}" (${ALL.map((s) => s.name).join(', ')})`);
     if (!picked.includes(suite)) picked.push(suite);
   }
   return picked;
@@ -127,6 +137,7 @@ async function main() {
     options: {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      link: { type: 'string' },
       'no-record': { type: 'boolean', default: false },
       render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -145,7 +156,13 @@ async function main() {
     process.stderr.write(`bench: rendered bench/RESULTS.md from ${values.render}\n`);
     return 0;
   }
-  const suites = pickSuites(values.only);
+  const linkProfiles =
+    values.link === undefined
+      ? undefined
+      : values.link === 'all'
+        ? Object.keys(PROFILES)
+        : values.link.split(',').map((p) => p.trim());
+  const suites = pickSuites(values.only, linkProfiles);
   const started = new Date();
   const info = await machine();
   const results = [];
@@ -155,7 +172,7 @@ async function main() {
     const log = (m) => process.stderr.write(`bench ${suite.name}: ${m}\n`);
     log(`start (${suite.describe})`);
     try {
-      const r = await suite.run({ quick: values.quick, log });
+      const r = await suite.run({ quick: values.quick, log, link: linkProfiles });
       results.push({ suite: suite.name, seconds: (performance.now() - t0) / 1000, ...r });
     } catch (error) {
       // One broken suite must not hide the others' figures; the run still exits non-zero.
@@ -182,7 +199,12 @@ async function main() {
   }
   const rows = results.flatMap((r) => r.rows);
   const totalSeconds = (Date.now() - started.getTime()) / 1000;
-  const command = `npm run bench${values.quick ? ' -- --quick' : ''}${values.only ? ` -- --only ${values.only}` : ''}`;
+  const args = [
+    values.quick ? '--quick' : '',
+    values.only ? `--only ${values.only}` : '',
+    values.link ? `--link ${values.link}` : '',
+  ].filter(Boolean);
+  const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
   const text = table(rows);
   process.stdout.write(`\n${text}\n\n${notes(rows).join('\n')}\n\n`);
   const missed = rows.filter((r) => r.met === false);
@@ -193,9 +215,12 @@ async function main() {
   );
 
   if (!values['no-record']) {
-    const full = !values.quick && !values.only;
+    const full = !values.quick && !values.only && !linkProfiles;
     const date = started.toISOString().slice(0, 10);
-    const suffix = full ? '' : values.quick ? '-quick' : `-only-${suites.map((s) => s.name).join('-')}`;
+    const picked = linkProfiles
+      ? `-link-${linkProfiles.join('-')}`
+      : `-only-${suites.map((s) => s.name).join('-')}`;
+    const suffix = full ? '' : values.quick ? '-quick' : picked;
     const dir = join(benchDir, 'results');
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${date}${suffix}.json`);

@@ -58,9 +58,10 @@ export async function startRsyncDaemon(configDir, dest) {
   );
   await waitForPort(port, 10_000);
   return {
-    /** `rsync -a src/ rsync://127.0.0.1:port/bench/<into>/`. */
-    async sync(src, into) {
-      await execFileAsync('rsync', ['-a', `${src}/`, `rsync://127.0.0.1:${port}/bench/${into}/`], {
+    port,
+    /** `rsync -a src/ rsync://127.0.0.1:port/bench/<into>/`; `via` is another port to dial (a shaped link). */
+    async sync(src, into, via = port) {
+      await execFileAsync('rsync', ['-a', `${src}/`, `rsync://127.0.0.1:${via}/bench/${into}/`], {
         maxBuffer: 16 * 1024 * 1024,
       });
     },

@@ -2,8 +2,10 @@
 // loopback into files on disk, with no hashing, no protocol and no dedup. The receiver is a separate
 // process (like the agent), started from this file with `node tcp-copy.mjs sink OUT_DIR`.
 //
-// Wire format per file: u16 path length, path (UTF-8), u64 size, then the bytes. After the sender ends
-// its side, the receiver writes every file, then answers one byte: the copy is done when that arrives.
+// Wire format per file: u16 path length, path (UTF-8), u64 size, then the bytes; then a path length
+// of 0 ends the copy, and the receiver, having written every file, answers one byte: the copy is done
+// when that arrives. (An end marker rather than a half-close: a proxy such as toxiproxy closes both
+// directions when one ends.)
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -71,7 +73,7 @@ export async function tcpCopy(port, files) {
       await handle.close();
     }
   }
-  socket.end();
+  await write(Buffer.from([0, 0]));
   await acked;
   socket.destroy();
 }
@@ -97,6 +99,11 @@ function sink(outDir) {
         }
         if (buffered.length < 2) return;
         const nameLength = buffered.readUInt16BE(0);
+        if (nameLength === 0) {
+          buffered = buffered.subarray(2);
+          socket.write(Buffer.from([1]));
+          continue;
+        }
         if (buffered.length < 2 + nameLength + 8) return;
         const path = join(outDir, buffered.subarray(2, 2 + nameLength).toString());
         left = Number(buffered.readBigUInt64BE(2 + nameLength));
@@ -111,8 +118,9 @@ function sink(outDir) {
     });
     socket.on('end', () => {
       if (fd !== undefined) closeSync(fd);
-      socket.end(Buffer.from([1]));
+      socket.end();
     });
+    socket.on('error', () => undefined);
   });
   server.listen(0, '127.0.0.1', () => process.stdout.write(`${server.address().port}\n`));
   process.once('SIGTERM', () => process.exit(0));
