@@ -6,3 +6,4 @@ export { type Agent, type AgentOptions, startAgent } from './agent.js';
 export { agentVersion, defaultPython, packageDir } from './paths.js';
 export { PROTOCOL_REVISION } from './services/agent-service.js';
 export { defaultStateDir } from './state/state-dir.js';
+export { GPU_QUERY_FIELDS } from './stats/nvidia-smi.js';

@@ -1,7 +1,7 @@
 import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageDir } from '../paths.js';
 
 /**
  * A STAND-IN for `nvidia-smi`, for machines without an NVIDIA GPU (CI). It replays recorded
@@ -9,12 +9,13 @@ import { fileURLToPath } from 'node:url';
  * sampler path runs: spawn, parse, fan-out, stop. `--query-compute-apps` prints no processes;
  * `--query-gpu=name,driver_version` (the doctor's question) gives the fixture's GPU names and driver
  * $GPULINK_STANDIN_DRIVER_VERSION (default 550.54.15).
- * The real nvidia-smi is exercised on a GPU machine (see the closing notes of the telemetry issue).
+ * The real nvidia-smi is exercised on a GPU machine by `npm run gpu-check` (scripts/gpu-check.mjs).
  * Returns a folder to put first on PATH.
  */
 export async function installNvidiaSmiStandIn(fixture = 'nvidia-smi-2xT4.csv'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gpulink-nvidia-smi-standin-'));
-  const rows = fileURLToPath(new URL(`../stats/fixtures/${fixture}`, import.meta.url));
+  // From the package folder, so that dist/testing.js finds the fixture as src/ does.
+  const rows = join(packageDir, 'src', 'stats', 'fixtures', fixture);
   const script = `#!/usr/bin/env node
 // gpulink test STAND-IN for nvidia-smi (replays ${fixture})
 const fs = require('node:fs');
