@@ -79,6 +79,7 @@ export class JobRun {
     const live = this.#live;
     const worker = this.worker;
     live.record.workerPid = worker.pid;
+    live.record.workerTag = worker.tag;
     try {
       await this.#o.store.saveRecord(live.record);
       await live.append({

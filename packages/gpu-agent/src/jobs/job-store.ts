@@ -12,8 +12,10 @@ export interface JobRecord {
   createdAt: Date;
   device: string;
   idempotencyKey: string;
-  /** Process group of the worker while one runs, so a restarted agent can kill what is left. */
+  /** Process group of the worker while one runs. */
   workerPid?: number | undefined;
+  /** The tag of the worker while one runs, so a restarted agent can end every process of the job (job-processes.ts). */
+  workerTag?: string | undefined;
 }
 
 interface StoredRecord {
@@ -23,6 +25,7 @@ interface StoredRecord {
   device: string;
   idempotencyKey: string;
   workerPid?: number | undefined;
+  workerTag?: string | undefined;
 }
 
 /**
