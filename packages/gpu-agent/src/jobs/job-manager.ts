@@ -58,18 +58,18 @@ export class JobManager {
     loaded.sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
     this.#killLeftovers(loaded.map((l) => l.record));
     for (const { record, job } of loaded) {
-      const live = this.#newLive(record, job, undefined);
+      const live = this.#newLive(record, job, false);
       this.#jobs.set(record.id, live);
       if (record.idempotencyKey) this.#byKey.set(record.idempotencyKey, record.id);
       if (job.state === JobState.JOB_STATE_STARTING || job.state === JobState.JOB_STATE_RUNNING) {
-        await live.loadEvents();
+        live.activate();
         await live.changeState(JobState.JOB_STATE_INTERRUPTED, 'the agent stopped while the job was running');
         record.workerPid = undefined;
         record.workerTag = undefined;
         await this.#o.store.saveRecord(record);
         await live.finish();
       } else if (job.state === JobState.JOB_STATE_QUEUED) {
-        await live.loadEvents();
+        live.activate();
         this.#queues.add(record.device, record.id);
       }
     }
@@ -91,7 +91,7 @@ export class JobManager {
     try {
       await mkdir(this.#o.store.artifactsDir(record.id), { recursive: true, mode: 0o700 });
       await this.#o.store.saveRecord(record);
-      const live = this.#newLive(record, newJobSummary(record), []);
+      const live = this.#newLive(record, newJobSummary(record), true);
       await live.changeState(JobState.JOB_STATE_QUEUED);
       this.#jobs.set(record.id, live);
       if (idempotencyKey) this.#byKey.set(idempotencyKey, record.id);
@@ -141,7 +141,7 @@ export class JobManager {
         `job ${id} is ${JobState[live.job.state]}; only INTERRUPTED jobs can be resumed`,
       );
     }
-    await live.loadEvents();
+    live.activate();
     live.job.attempt += 1;
     await live.changeState(JobState.JOB_STATE_QUEUED, 'resumed');
     this.#queues.add(live.record.device, id);
@@ -195,8 +195,8 @@ export class JobManager {
     }
   }
 
-  #newLive(record: JobRecord, job: Job, events: JobEvent[] | undefined): LiveJob {
-    return new LiveJob(record, job, events, {
+  #newLive(record: JobRecord, job: Job, active: boolean): LiveJob {
+    return new LiveJob(record, job, active, {
       store: this.#o.store,
       log: this.#o.log,
       onLogFailure: () => this.#runs.get(record.id)?.worker.kill('SIGKILL'),
