@@ -11,12 +11,13 @@ import { parseArgs } from 'node:util';
 import { bytes } from './lib/figures.mjs';
 import { benchDir, nvidiaGpus, pythonVersions } from './lib/setup.mjs';
 import * as events from './suites/events.mjs';
+import * as logMemory from './suites/log-memory.mjs';
 import * as start from './suites/start.mjs';
 import * as stats from './suites/stats.mjs';
 import * as transports from './suites/transports.mjs';
 import * as upload from './suites/upload.mjs';
 
-const SUITES = [start, events, upload, stats, transports];
+const SUITES = [start, events, upload, stats, logMemory, transports];
 
 const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--no-record] | --render RESULTS.json
 
