@@ -1,7 +1,7 @@
 // What the benchmark reads about processes, straight from /proc (Linux): CPU time, resident memory,
 // children, and whether a warm worker is waiting for its job.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { sleep } from './figures.mjs';
 
@@ -116,4 +116,15 @@ export async function waitForNoWorkers(agentPid, timeoutMs = 60_000) {
     await sleep(200);
   }
   throw new Error(`agent ${agentPid} still has worker processes after ${timeoutMs} ms`);
+}
+
+/** Peak resident set size in bytes since the last resetPeakRss (VmHWM). */
+export function peakRssBytes(pid) {
+  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : Number.NaN;
+}
+
+/** Starts a process's peak RSS again from its current RSS (Linux: clear_refs 5). */
+export function resetPeakRss(pid) {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }

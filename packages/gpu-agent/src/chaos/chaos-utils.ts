@@ -1,5 +1,6 @@
 // Helpers for the chaos and fuzz tests: job specs for script jobs in a folder on the agent's machine,
 // a TCP relay the test can cut, and small waits. Everything here drives the real agent.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type JobEvent, JobSpec, JobState } from '@gpulink/proto';
@@ -45,4 +46,16 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 export async function waitFor(check: () => boolean | Promise<boolean>, ms: number): Promise<boolean> {
   for (const end = Date.now() + ms; Date.now() < end; await sleep(100)) if (await check()) return true;
   return check();
+}
+
+/** A process's memory from /proc/<pid>/status: resident now (VmRSS) and at its peak (VmHWM). */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1]) * 1024;
+  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+}
+
+/** Starts a process's peak (VmHWM) again from its current RSS (Linux: clear_refs 5). */
+export function resetPeakMemory(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }

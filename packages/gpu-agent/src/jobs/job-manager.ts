@@ -3,6 +3,7 @@ import { type Job, type JobEvent, type JobSpec, JobState } from '@gpulink/proto'
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '../rpc/status-error.js';
 import { DeviceQueues } from './device-queues.js';
 import { newJobId } from './ids.js';
+import { signalTaggedProcesses } from './job-processes.js';
 import { JobRun, type JobStatsSource } from './job-run.js';
 import { type SpecContext, validateSpec } from './job-spec.js';
 import { isTerminal } from './job-state.js';
@@ -11,7 +12,6 @@ import { watchJob } from './job-watch.js';
 import { LiveJob } from './live-job.js';
 import type { WarmPool } from './warm-pool.js';
 import { buildEnvelope, cancelMessage } from './worker-envelope.js';
-import { killLeftoverWorker } from './worker-process.js';
 
 export interface JobManagerOptions {
   store: JobStore;
@@ -56,23 +56,20 @@ export class JobManager {
   async init(): Promise<void> {
     const loaded = await this.#o.store.loadAll(this.#o.log);
     loaded.sort((a, b) => (a.record.id < b.record.id ? -1 : 1));
+    this.#killLeftovers(loaded.map((l) => l.record));
     for (const { record, job } of loaded) {
-      const live = this.#newLive(record, job, undefined);
+      const live = this.#newLive(record, job, false);
       this.#jobs.set(record.id, live);
       if (record.idempotencyKey) this.#byKey.set(record.idempotencyKey, record.id);
-      if (record.workerPid && killLeftoverWorker(record.workerPid)) {
-        this.#o.log(
-          `killed worker process group ${record.workerPid} left over by the previous agent (job ${record.id})`,
-        );
-      }
       if (job.state === JobState.JOB_STATE_STARTING || job.state === JobState.JOB_STATE_RUNNING) {
-        await live.loadEvents();
+        live.activate();
         await live.changeState(JobState.JOB_STATE_INTERRUPTED, 'the agent stopped while the job was running');
         record.workerPid = undefined;
+        record.workerTag = undefined;
         await this.#o.store.saveRecord(record);
         await live.finish();
       } else if (job.state === JobState.JOB_STATE_QUEUED) {
-        await live.loadEvents();
+        live.activate();
         this.#queues.add(record.device, record.id);
       }
     }
@@ -94,7 +91,7 @@ export class JobManager {
     try {
       await mkdir(this.#o.store.artifactsDir(record.id), { recursive: true, mode: 0o700 });
       await this.#o.store.saveRecord(record);
-      const live = this.#newLive(record, newJobSummary(record), []);
+      const live = this.#newLive(record, newJobSummary(record), true);
       await live.changeState(JobState.JOB_STATE_QUEUED);
       this.#jobs.set(record.id, live);
       if (idempotencyKey) this.#byKey.set(idempotencyKey, record.id);
@@ -144,7 +141,7 @@ export class JobManager {
         `job ${id} is ${JobState[live.job.state]}; only INTERRUPTED jobs can be resumed`,
       );
     }
-    await live.loadEvents();
+    live.activate();
     live.job.attempt += 1;
     await live.changeState(JobState.JOB_STATE_QUEUED, 'resumed');
     this.#queues.add(live.record.device, id);
@@ -185,8 +182,21 @@ export class JobManager {
     return this.#runs.size;
   }
 
-  #newLive(record: JobRecord, job: Job, events: JobEvent[] | undefined): LiveJob {
-    return new LiveJob(record, job, events, {
+  /**
+   * Ends every process left by the previous agent's workers: those carrying a tag a record still
+   * holds (its worker was running when that agent died), whichever group or parent they have now.
+   */
+  #killLeftovers(records: JobRecord[]): void {
+    const jobOf = new Map(records.flatMap((r) => (r.workerTag ? [[r.workerTag, r.id] as const] : [])));
+    for (const [tag, pids] of signalTaggedProcesses(jobOf.keys(), 'SIGKILL')) {
+      this.#o.log(
+        `killed ${pids.length} process(es) left over by the previous agent (job ${jobOf.get(tag)})`,
+      );
+    }
+  }
+
+  #newLive(record: JobRecord, job: Job, active: boolean): LiveJob {
+    return new LiveJob(record, job, active, {
       store: this.#o.store,
       log: this.#o.log,
       onLogFailure: () => this.#runs.get(record.id)?.worker.kill('SIGKILL'),
@@ -241,6 +251,7 @@ export class JobManager {
     const end = await run.run();
     this.#runs.delete(live.id);
     live.record.workerPid = undefined;
+    live.record.workerTag = undefined;
     this.#queues.remove(live.record.device, live.id);
     const problem = (error: unknown) =>
       this.#o.log(`job ${live.id}: could not record its end: ${(error as Error).message}`);

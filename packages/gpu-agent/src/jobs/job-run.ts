@@ -40,7 +40,7 @@ export interface JobRunOptions {
 /** How often a running job's log gets a stats event. */
 const JOB_STATS_EVENT_MS = 5_000;
 /** Log not yet written, in characters, beyond which the agent stops reading the worker's output. */
-const LOG_BACKLOG_PAUSE_CHARS = 4 * 1024 * 1024;
+const LOG_BACKLOG_PAUSE_CHARS = 1024 * 1024;
 const POST_MORTEM_LOG_LINES = 200;
 const POST_MORTEM_STATS_MS = 60_000;
 
@@ -79,6 +79,7 @@ export class JobRun {
     const live = this.#live;
     const worker = this.worker;
     live.record.workerPid = worker.pid;
+    live.record.workerTag = worker.tag;
     try {
       await this.#o.store.saveRecord(live.record);
       await live.append({

@@ -1,9 +1,10 @@
-import { readdir, readFile, truncate } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
 import { writeFileAtomic } from '../state/state-dir.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
 import { applyEvent } from './job-state.js';
+import { type LogReadOptions, readLogChunks } from './log-reader.js';
 
 /** What job.json holds: what the log cannot tell. Everything else is derived from events.ndjson. */
 export interface JobRecord {
@@ -12,8 +13,10 @@ export interface JobRecord {
   createdAt: Date;
   device: string;
   idempotencyKey: string;
-  /** Process group of the worker while one runs, so a restarted agent can kill what is left. */
+  /** Process group of the worker while one runs. */
   workerPid?: number | undefined;
+  /** The tag of the worker while one runs, so a restarted agent can end every process of the job (job-processes.ts). */
+  workerTag?: string | undefined;
 }
 
 interface StoredRecord {
@@ -23,6 +26,7 @@ interface StoredRecord {
   device: string;
   idempotencyKey: string;
   workerPid?: number | undefined;
+  workerTag?: string | undefined;
 }
 
 /**
@@ -71,7 +75,10 @@ export class JobStore {
           createdAt: new Date(stored.createdAt),
         };
         const job = newJobSummary(record);
-        for (const event of await this.readEvents(id, 0)) applyEvent(job, event);
+        // Before any log is open: a torn last line (a crash mid-write) is cut off here, once.
+        for await (const chunk of this.readEvents(id, { afterSeq: 0, cutTornTail: true })) {
+          for (const event of chunk) applyEvent(job, event);
+        }
         out.push({ record, job });
       } catch (error) {
         onProblem(`skipping job folder ${id}: ${(error as Error).message}`);
@@ -112,25 +119,12 @@ export class JobStore {
     await log.close();
   }
 
-  /** Events with seq > afterSeq, from the log on disk. A torn last line (a crash mid-write) is dropped and cut off. */
-  async readEvents(id: string, afterSeq: number): Promise<JobEvent[]> {
-    const path = join(this.jobDir(id), 'events.ndjson');
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
-    const end = text.lastIndexOf('\n') + 1;
-    if (end < text.length && !this.#logs.has(id)) await truncate(path, Buffer.byteLength(text.slice(0, end)));
-    const events: JobEvent[] = [];
-    for (const line of text.slice(0, end).split('\n')) {
-      if (!line) continue;
-      const event = JobEvent.fromJSON(JSON.parse(line));
-      if (event.seq > afterSeq) events.push(event);
-    }
-    return events;
+  /**
+   * A job's events from its log on disk, in chunks (see readLogChunks: bounded memory whatever the
+   * log's length). A torn last line is never returned.
+   */
+  readEvents(id: string, options: LogReadOptions): AsyncGenerator<JobEvent[]> {
+    return readLogChunks(join(this.jobDir(id), 'events.ndjson'), options);
   }
 }
 

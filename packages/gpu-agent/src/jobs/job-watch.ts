@@ -1,11 +1,15 @@
 import { JobEvent } from '@gpulink/proto';
+import { status } from '@grpc/grpc-js';
+import { StatusError } from '../rpc/status-error.js';
 import { isTerminal } from './job-state.js';
 import type { LiveJob } from './live-job.js';
 
 /**
  * Sends a job's events after `afterSeq` through `send`, in order and in batches (whatever is ready,
- * in messages of bounded bytes, see MessageBudget): from memory or the log, then live as they are
- * appended, until the terminal state change (or the end of the log with `replayOnly`).
+ * in messages of bounded bytes, see MessageBudget): from the events an active job keeps in memory
+ * (shared by every watcher) or else from its log on disk in bounded chunks, then live as they are
+ * appended, until the terminal state change (or the end of the log with `replayOnly`). Nothing here
+ * holds more than one chunk of the log, so watchers cost the same whatever the log's length.
  */
 export async function watchJob(
   live: LiveJob,
@@ -17,30 +21,46 @@ export async function watchJob(
 ): Promise<void> {
   const budget = new MessageBudget(maxMessageBytes);
   let next = afterSeq + 1;
-  if (!live.events) {
-    // A finished job: its log on disk is complete (or ends where it could not be written).
-    const logged = await live.readLog(afterSeq);
-    for (let from = 0; from < logged.length; ) {
-      if (signal.aborted) return;
-      const batch = nextBatch(logged, from, logged.length, budget.take());
+  /** Sends `events` (which start at `next`) in messages; false once the watcher went away. */
+  const sendAll = async (events: JobEvent[]): Promise<boolean> => {
+    for (let from = 0; from < events.length; ) {
+      if (signal.aborted) return false;
+      const batch = nextBatch(events, from, events.length, budget.take());
       from += batch.length;
+      next = (batch.at(-1) as JobEvent).seq + 1;
       await send(batch);
     }
-    if (live.logFailure && !replayOnly) throw live.logFailureStatus();
-    return;
-  }
-  const events = live.events;
-  // The array, not live.events: a resume after the terminal event starts a new one, and this
-  // watcher ends at that terminal event anyway.
-  const durable = () => Math.min(live.durableSeq, events.length);
+    return !signal.aborted;
+  };
   while (!signal.aborted) {
-    while (next <= durable()) {
-      const batch = nextBatch(events, next - 1, durable(), budget.take());
-      next += batch.length;
-      await send(batch);
-      if (signal.aborted) return;
+    // Only what is on disk is shown: an event a client saw must survive the agent being killed.
+    const durable = live.durableSeq;
+    if (next <= durable) {
+      const recent = live.recent(next, durable);
+      if (recent) {
+        if (!(await sendAll(recent))) return;
+        continue;
+      }
+      // Older than what memory keeps (or a finished job): from disk, until memory has the rest.
+      for await (const chunk of live.readLog(next - 1, durable)) {
+        if (!(await sendAll(chunk))) return;
+        if (live.recent(next, next)?.length) break;
+      }
+      if (next <= durable) {
+        // The log on disk ends before the durable mark: it could not be read whole.
+        throw new StatusError(
+          status.DATA_LOSS,
+          `the log of job ${live.id} on disk ends at seq ${next - 1}, before seq ${durable}`,
+        );
+      }
+      continue;
     }
-    const last = events[durable() - 1];
+    if (!live.active) {
+      // A finished job: its log on disk is complete (or ends where it could not be written).
+      if (live.logFailure && !replayOnly) throw live.logFailureStatus();
+      return;
+    }
+    const last = live.recent(durable, durable)?.[0];
     const ended = last?.kind?.$case === 'stateChanged' && isTerminal(last.kind.value.state);
     if (ended || replayOnly) return;
     if (live.logFailure) throw live.logFailureStatus();
@@ -87,7 +107,7 @@ const LOG_EVENT_OVERHEAD = 128;
 const encodedSizes = new WeakMap<JobEvent, number>();
 
 /** An event's bytes in a WatchJob message (log lines, the bulk of most logs, are not encoded twice). */
-function messageBytes(event: JobEvent): number {
+export function messageBytes(event: JobEvent): number {
   if (event.kind?.$case === 'log') return Buffer.byteLength(event.kind.value.text) + LOG_EVENT_OVERHEAD;
   let size = encodedSizes.get(event);
   if (size === undefined) {

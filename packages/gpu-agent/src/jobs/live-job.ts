@@ -2,6 +2,7 @@ import { type Job, type JobEvent, JobState } from '@gpulink/proto';
 import { StatusError, toStatusError } from '../rpc/status-error.js';
 import { applyEvent, isTerminal } from './job-state.js';
 import type { JobRecord, JobStore } from './job-store.js';
+import { messageBytes } from './job-watch.js';
 import type { EventKind } from './worker-protocol.js';
 
 export interface LiveJobOptions {
@@ -12,14 +13,26 @@ export interface LiveJobOptions {
 }
 
 /**
- * A job the manager holds in memory: its record and summary, and its events while it is active.
- * Every event goes through append, which keeps the summary, the log on disk and the watchers in step.
+ * Newest events an active job keeps in memory for its live watchers, who all share them: a window of
+ * at most this many events and bytes (as in WatchJob messages), trimmed once it holds half as much
+ * again. Older events are read from the log on disk by whoever wants them (log-reader.ts). Events not
+ * yet on disk stay whatever the bound: JobRun stops reading the worker while the disk lags.
+ */
+const WINDOW_EVENTS = 2_048;
+const WINDOW_BYTES = 1024 * 1024;
+
+/**
+ * A job the manager holds in memory: its record and summary, and its newest events while it is
+ * active. Every event goes through append, which keeps the summary, the log on disk and the watchers
+ * in step. Memory per job is bounded (WINDOW_EVENTS, WINDOW_BYTES) whatever the length of its log.
  */
 export class LiveJob {
   readonly record: JobRecord;
   readonly job: Job;
-  /** Every event, indexed by seq - 1, while the job is queued or running (and for watchers after). */
-  events: JobEvent[] | undefined;
+  /** The newest events while the job is queued or running, from seq #windowStart; else undefined. */
+  #window: JobEvent[] | undefined;
+  #windowStart = 1;
+  #windowBytes = 0;
   /**
    * Highest seq handed to the OS. Watchers get nothing beyond it: an event a client saw must survive
    * the agent being killed, or a restarted agent would give its seq to another event.
@@ -30,26 +43,44 @@ export class LiveJob {
   readonly #wakers = new Set<() => void>();
   readonly #o: LiveJobOptions;
 
-  constructor(record: JobRecord, job: Job, events: JobEvent[] | undefined, options: LiveJobOptions) {
+  constructor(record: JobRecord, job: Job, active: boolean, options: LiveJobOptions) {
     this.record = record;
     this.job = job;
-    this.events = events;
     this.durableSeq = job.lastSeq;
     this.#o = options;
+    if (active) this.activate();
   }
 
   get id(): string {
     return this.record.id;
   }
 
-  /** Reads the whole log into memory, for a job that is to be active again. */
-  async loadEvents(): Promise<void> {
-    if (!this.events) this.events = await this.#o.store.readEvents(this.id, 0);
+  /** Whether the job is queued or running: its newest events are in memory. */
+  get active(): boolean {
+    return this.#window !== undefined;
   }
 
-  /** Events after `afterSeq` from the log on disk. */
-  readLog(afterSeq: number): Promise<JobEvent[]> {
-    return this.#o.store.readEvents(this.id, afterSeq);
+  /** Starts keeping events in memory, for a job that is to be queued or run (again). */
+  activate(): void {
+    if (this.#window) return;
+    this.#window = [];
+    this.#windowStart = this.job.lastSeq + 1;
+    this.#windowBytes = 0;
+  }
+
+  /**
+   * Events `fromSeq`..`untilSeq` from memory, shared with every other watcher; undefined when the job
+   * is not active or `fromSeq` is older than what memory keeps (read them with readLog).
+   */
+  recent(fromSeq: number, untilSeq: number): JobEvent[] | undefined {
+    const window = this.#window;
+    if (!window || fromSeq < this.#windowStart) return undefined;
+    return window.slice(fromSeq - this.#windowStart, untilSeq - this.#windowStart + 1);
+  }
+
+  /** Events `afterSeq`+1..`untilSeq` from the log on disk, in chunks of bounded size. */
+  readLog(afterSeq: number, untilSeq: number): AsyncGenerator<JobEvent[]> {
+    return this.#o.store.readEvents(this.id, { afterSeq, untilSeq });
   }
 
   /**
@@ -68,11 +99,15 @@ export class LiveJob {
       kind,
     };
     applyEvent(this.job, event);
-    this.events?.push(event);
+    if (this.#window) {
+      this.#window.push(event);
+      this.#windowBytes += messageBytes(event);
+    }
     return this.#o.store.append(event).then(
       () => {
         // Appends to one log complete in order, so the durable mark only moves forward, seq by seq.
         this.durableSeq = Math.max(this.durableSeq, event.seq);
+        this.#trimWindow();
         this.#wake();
         return event;
       },
@@ -91,7 +126,30 @@ export class LiveJob {
   /** After a terminal event: flush the log, release memory once watchers have what they need. */
   async finish(): Promise<void> {
     await this.#o.store.closeLog(this.id);
-    this.events = undefined;
+    this.#window = undefined;
+  }
+
+  /**
+   * Drops the oldest events that are on disk once the window holds half as much again as its bound,
+   * back down to the bound: one splice per many appends. The newest event always stays.
+   */
+  #trimWindow(): void {
+    const window = this.#window;
+    if (!window) return;
+    if (window.length <= WINDOW_EVENTS * 1.5 && this.#windowBytes <= WINDOW_BYTES * 1.5) return;
+    let drop = 0;
+    let bytes = this.#windowBytes;
+    while (
+      drop < window.length - 1 &&
+      (window[drop] as JobEvent).seq <= this.durableSeq &&
+      (window.length - drop > WINDOW_EVENTS || bytes > WINDOW_BYTES)
+    ) {
+      bytes -= messageBytes(window[drop] as JobEvent);
+      drop++;
+    }
+    window.splice(0, drop);
+    this.#windowStart += drop;
+    this.#windowBytes = bytes;
   }
 
   /** Resolves on the next durable event, log failure, or abort. */

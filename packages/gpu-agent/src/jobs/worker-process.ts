@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { workerPythonDir } from '../paths.js';
+import { newWorkerTag, signalTaggedProcesses, WORKER_TAG_ENV } from './job-processes.js';
 
 /** What a worker reports once torch and fastai are imported (see python/PROTOCOL.md). */
 export interface WorkerReady {
@@ -41,20 +41,31 @@ export interface WorkerProcessEvents {
 
 /** Longest line accepted from a worker; anything longer is cut and reported as bad output. */
 const MAX_LINE = 4 * 1024 * 1024;
+/**
+ * How long the worker's pipes may stay open after it exited and its processes were killed, while
+ * the agent is reading them: enough to read what is buffered, not to wait on a process that escaped.
+ */
+const PIPE_DRAIN_MS = 2_000;
 
 /**
  * One Python worker: `python -m gpulink_worker` in its own process group, owned by this object.
  * It starts importing torch and fastai at once (so it can wait warm in the pool), reports `ready`,
- * then runs the one job whose envelope it is given.
+ * then runs the one job whose envelope it is given. The worker's life is the job's: when it exits,
+ * everything it started is killed (its group and every process with its tag, see job-processes.ts),
+ * and pipes a stray still holds open do not keep `exited` waiting.
  */
 export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
   readonly child: ChildProcess;
+  /** In the environment of the worker and of everything it starts. */
+  readonly tag = newWorkerTag();
   readonly ready: Promise<WorkerReady>;
   /** Settles after the process exited and its pipes are drained. */
   readonly exited: Promise<WorkerExit>;
   readonly #stderrTail: string[] = [];
-  readonly #readers: Interface[] = [];
-  #exit: WorkerExit | undefined;
+  readonly #readers: Array<{ rl: Interface; stream: Readable; closed: boolean }> = [];
+  #paused = false;
+  /** Set when the process exited (its pipes may still be draining). */
+  #exitedAt: WorkerExit | undefined;
 
   constructor(python: string, env: Record<string, string> = {}) {
     super();
@@ -65,6 +76,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       env: {
         ...process.env,
         ...env,
+        [WORKER_TAG_ENV]: this.tag,
         PYTHONPATH: pythonPath,
         PYTHONUNBUFFERED: '1',
         PYTHONIOENCODING: 'utf-8',
@@ -108,7 +120,12 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
       }),
     ];
     const exit = new Promise<WorkerExit>((resolve) =>
-      this.child.once('exit', (code, signal) => resolve({ code, signal })),
+      this.child.once('exit', (code, signal) => {
+        this.#exitedAt = { code, signal };
+        this.#killStrays();
+        this.#drainPipes();
+        resolve({ code, signal });
+      }),
     );
     this.exited = Promise.race([
       Promise.all([exit, ...closed]).then(([e]) => e),
@@ -117,7 +134,6 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
         return { code: 127, signal: null } satisfies WorkerExit;
       }),
     ]).then((e) => {
-      this.#exit = e;
       rejectReady(
         new Error(
           `the worker exited (${e.signal ?? `code ${e.code}`}) before it was ready: ${this.stderrTail() || 'no output'}`,
@@ -131,7 +147,7 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     return this.child.pid;
   }
   get hasExited(): boolean {
-    return this.#exit !== undefined || this.child.exitCode !== null || this.child.signalCode !== null;
+    return this.#exitedAt !== undefined || this.child.exitCode !== null || this.child.signalCode !== null;
   }
 
   /** The last lines the worker wrote on stderr, for error messages. */
@@ -145,14 +161,19 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
     if (stdin?.writable) stdin.write(`${JSON.stringify(message)}\n`);
   }
 
-  /** Signals the worker's whole process group (its children too). */
+  /**
+   * Signals the worker's whole process group, and every process with its tag that left the group.
+   * Once the worker has exited only the tagged ones are signalled: its group id may be reused.
+   */
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
-    if (this.hasExited || !this.child.pid) return;
-    try {
-      process.kill(-this.child.pid, signal);
-    } catch {
-      // Already gone.
+    if (!this.hasExited && this.child.pid) {
+      try {
+        process.kill(-this.child.pid, signal);
+      } catch {
+        // Already gone.
+      }
     }
+    signalTaggedProcesses([this.tag], signal);
   }
 
   /** SIGTERM to the group, then SIGKILL after `graceMs` if it is still there. Resolves on exit. */
@@ -171,32 +192,60 @@ export class WorkerProcess extends EventEmitter<WorkerProcessEvents> {
    * worker then blocks on its next write once the pipes fill, so a job cannot outrun its log.
    */
   pauseOutput(): void {
-    for (const rl of this.#readers) rl.pause();
+    this.#paused = true;
+    for (const r of this.#readers) r.rl.pause();
   }
 
   resumeOutput(): void {
-    for (const rl of this.#readers) rl.resume();
+    this.#paused = false;
+    for (const r of this.#readers) r.rl.resume();
+  }
+
+  /**
+   * The worker is gone: so is whatever it started. Its group (still reserved while members live)
+   * and every tagged process get SIGKILL, which also closes the pipes they inherited.
+   */
+  #killStrays(): void {
+    if (this.child.pid) {
+      try {
+        process.kill(-this.child.pid, 'SIGKILL');
+      } catch {
+        // The group is empty.
+      }
+    }
+    signalTaggedProcesses([this.tag], 'SIGKILL');
+  }
+
+  /**
+   * Reads what the pipes still hold, then closes any that a process the kill could not reach keeps
+   * open. The clock runs only while output is read: a paused reader (a slow disk) loses nothing.
+   */
+  #drainPipes(): void {
+    const check = () => {
+      const open = this.#readers.filter((r) => !r.closed);
+      if (open.length === 0) return;
+      if (this.#paused) {
+        setTimeout(check, PIPE_DRAIN_MS).unref();
+        return;
+      }
+      for (const r of open) {
+        r.stream.destroy();
+        r.rl.close();
+      }
+    };
+    setTimeout(check, PIPE_DRAIN_MS).unref();
   }
 
   #lines(stream: Readable, onLine: (line: string) => void): Promise<void> {
     const rl = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-    this.#readers.push(rl);
+    const reader = { rl, stream, closed: false };
+    this.#readers.push(reader);
     rl.on('line', (line) => onLine(line.length > MAX_LINE ? line.slice(0, MAX_LINE) : line));
-    return new Promise((resolve) => rl.once('close', resolve));
-  }
-}
-
-/**
- * Kills a worker's process group left over from an agent that died, if that pid still belongs to a
- * gpulink worker. Reads /proc (Linux); elsewhere a reused pid cannot be told apart, so it is left.
- */
-export function killLeftoverWorker(pid: number): boolean {
-  try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    if (!cmdline.includes('gpulink_worker')) return false;
-    process.kill(-pid, 'SIGKILL');
-    return true;
-  } catch {
-    return false;
+    return new Promise((resolve) =>
+      rl.once('close', () => {
+        reader.closed = true;
+        resolve();
+      }),
+    );
   }
 }

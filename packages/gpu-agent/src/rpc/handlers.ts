@@ -105,11 +105,17 @@ export function serverStream<Req, Res>(
     });
     const problem = decodingProblem(call.request);
     if (problem) return finish(problem);
+    // Settles once the message has left grpc-js's buffer (or the call ended): a stream holds one
+    // message in flight, not a high-water mark's worth (16 messages, each up to a WatchJob bound).
     const send = (message: Res) =>
       new Promise<void>((resolve) => {
         if (finished) return resolve();
-        if (call.write(message)) resolve();
-        else call.once('drain', () => resolve());
+        const done = () => {
+          abort.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        abort.signal.addEventListener('abort', done);
+        call.write(message, done);
       });
     fn(call.request, send, abort.signal).then(
       () => finish(),
