@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
+import { formatBytes, formatPercent, formatTable } from '../view/format.js';
 import {
   connectTo,
   type GlobalOptions,
@@ -11,7 +12,6 @@ import {
   withAgent,
 } from './context.js';
 import { uploadFolder } from './data-source.js';
-import { formatBytes, formatPercent, formatTable } from './format.js';
 import { wholeNumber } from './option-values.js';
 
 export function registerAgentCommands(program: Command): void {

@@ -9,18 +9,11 @@ import {
   parseJupyterUrl,
 } from '@gpulink/sdk';
 import type { Command } from 'commander';
+import { CliError, EXIT } from '../cli-error.js';
 import { agentPackage } from '../config/agent-package.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
-import {
-  CliError,
-  EXIT,
-  freshAgentUrl,
-  type GlobalOptions,
-  outputMode,
-  printJson,
-  printLine,
-} from './context.js';
-import { formatBytes } from './format.js';
+import { formatBytes } from '../view/format.js';
+import { freshAgentUrl, type GlobalOptions, outputMode, printJson, printLine } from './context.js';
 
 export interface AttachCommandOptions extends GlobalOptions {
   token?: string;

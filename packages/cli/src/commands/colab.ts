@@ -3,10 +3,10 @@
 // through Colab's runtime proxy with the session's runtime-proxy token.
 import { isUnauthenticated } from '@gpulink/sdk';
 import { type Command, Option } from 'commander';
+import { CliError } from '../cli-error.js';
 import { type ColabSession, colabSessionsPath, readColabSession } from '../config/colab-sessions.js';
 import { clearProfile, readProfile } from '../config/profile.js';
 import { attachAndSave, detachAndForget } from './attach.js';
-import { CliError } from './cli-error.js';
 import { findColabCli, refreshColabSession, runColab } from './colab-cli.js';
 import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
 

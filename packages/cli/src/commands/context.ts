@@ -1,9 +1,7 @@
 import { type AgentClient, connect, isGpulinkError, isUnauthenticated } from '@gpulink/sdk';
+import { CliError, EXIT } from '../cli-error.js';
 import { readProfile, redactUrl, resolveAgentUrl, writeProfile } from '../config/profile.js';
-import { CliError, EXIT } from './cli-error.js';
 import { colabSessionOf, withFreshColabToken } from './colab-cli.js';
-
-export { CliError, EXIT } from './cli-error.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {

@@ -7,9 +7,10 @@ import { connect } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { startLocalAgent } from '../config/local-agent.js';
 import { localAgentDir } from '../config/profile.js';
+import { exitCodeFor } from '../view/job-lines.js';
 import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
 import { uploadFolder } from './data-source.js';
-import { exitCodeFor, followJobPlain } from './follow.js';
+import { followJobPlain } from './follow.js';
 import { wholeNumber } from './option-values.js';
 
 /**

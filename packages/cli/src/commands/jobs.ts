@@ -1,8 +1,10 @@
 import { hasStatus, isTerminalState, type Job, type JobInfo, type JobState } from '@gpulink/sdk';
 import type { Command } from 'commander';
-import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
-import { exitCodeFor, followJobPlain } from './follow.js';
-import { formatAge, formatBytes, formatNumber, formatTable } from './format.js';
+import { CliError } from '../cli-error.js';
+import { formatAge, formatBytes, formatNumber, formatTable } from '../view/format.js';
+import { exitCodeFor } from '../view/job-lines.js';
+import { type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
+import { followJobPlain } from './follow.js';
 import { resolveJob } from './job-arg.js';
 import { wholeNumber } from './option-values.js';
 

@@ -1,6 +1,7 @@
 import type { FitMethod, JobOptions, VisionLabels } from '@gpulink/sdk';
 import type { Command } from 'commander';
-import { CliError, type GlobalOptions, outputMode, withAgent } from './context.js';
+import { CliError } from '../cli-error.js';
+import { type GlobalOptions, outputMode, withAgent } from './context.js';
 import { resolveDataArg } from './data-source.js';
 import { resolveJob } from './job-arg.js';
 import { decimal, wholeNumber, wholeNumberList } from './option-values.js';

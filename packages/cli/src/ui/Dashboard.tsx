@@ -1,7 +1,7 @@
 import { type AgentClient, isTerminalState, type JobInfo } from '@gpulink/sdk';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useState } from 'react';
-import { abbreviateIds, formatAge } from '../commands/format.js';
+import { abbreviateIds, formatAge } from '../view/format.js';
 import { GpuPanel } from './components/GpuPanel.js';
 import { JobDetail } from './components/JobDetail.js';
 import { useJobView } from './hooks/use-job-view.js';

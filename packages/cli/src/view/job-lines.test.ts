@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { recordedEvents } from '../test-utils/fixtures.js';
-import { emptyJobView, reduceJobView } from '../ui/job-view.js';
-import { describeEvent, exitCodeFor, summaryLines } from './follow.js';
+import { describeEvent, exitCodeFor, summaryLines } from './job-lines.js';
+import { emptyJobView, reduceJobView } from './job-view.js';
 
 describe('plain output of a recorded vision job', () => {
   const events = recordedEvents('vision-digits');
