@@ -6,6 +6,7 @@ import {
   connectTo,
   type GlobalOptions,
   interruptSignal,
+  mergedOptions,
   outputMode,
   printJson,
   printLine,
@@ -21,7 +22,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'the connection as JSON')
     .addHelpText('after', '\nExample:\n  gpulink up && gpulink info')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       const profile = await startLocalAgent({ onWait: (m) => process.stderr.write(`${m}\n`) });
       if (outputMode(g) === 'json') printJson({ url: redactUrl(profile.url), local: profile.local });
       else printLine(`local agent running (pid ${profile.local?.pid}) at ${redactUrl(profile.url)}`);
@@ -33,7 +34,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'whether one was stopped, as JSON')
     .addHelpText('after', '\nExample:\n  gpulink down')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       const stopped = await stopLocalAgent();
       const profile = await readProfile();
       if (profile?.local) await clearProfile();
@@ -47,7 +48,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'the agent connected to, as JSON (its URL without the token)')
     .addHelpText('after', '\nExample:\n  gpulink connect "gpulink://TOKEN@bore.pub:41234?fp=..."')
     .action(async (url: string, o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await using agent = await connectTo(url);
       await writeProfile({ url });
       const { hostname, agentVersion } = agent.info;
@@ -62,7 +63,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--show-token', 'print the full URL with its token')
     .addHelpText('after', '\nExample:\n  gpulink info')
     .action(async (o: GlobalOptions & { showToken?: boolean }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const info = await agent.getInfo();
         if (outputMode(g) === 'json') return printJson(info);
@@ -89,7 +90,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'one JSON object per check')
     .addHelpText('after', '\nExample:\n  gpulink doctor')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const report = await agent.checkEnvironment();
         if (outputMode(g) === 'json') {
@@ -114,7 +115,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'NDJSON samples')
     .addHelpText('after', '\nExample:\n  gpulink stats --watch')
     .action(async (o: GlobalOptions & { watch?: boolean; interval: number }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
         for await (const s of agent.stats({ intervalMs: g.interval, signal: interruptSignal() })) {
@@ -145,7 +146,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'the dataset as JSON')
     .addHelpText('after', '\nExample:\n  gpulink data push ./pets --name pets')
     .action(async (dir: string, o: GlobalOptions & { name?: string }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
         const ds = await uploadFolder(agent, dir, mode, g.name);
@@ -159,7 +160,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'one JSON object per dataset')
     .addHelpText('after', '\nExample:\n  gpulink data ls')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const datasets = await agent.datasets.list();
         if (outputMode(g) === 'json') {

@@ -13,7 +13,14 @@ import { CliError, EXIT } from '../cli-error.js';
 import { agentPackage } from '../config/agent-package.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
 import { formatBytes } from '../view/format.js';
-import { freshAgentUrl, type GlobalOptions, outputMode, printJson, printLine } from './context.js';
+import {
+  freshAgentUrl,
+  type GlobalOptions,
+  mergedOptions,
+  outputMode,
+  printJson,
+  printLine,
+} from './context.js';
 
 export interface AttachCommandOptions extends GlobalOptions {
   token?: string;
@@ -124,7 +131,7 @@ export function registerAttach(program: Command): void {
       '\nExamples:\n  gpulink attach "http://gpu-box:8888/lab?token=abc123"\n  JUPYTER_TOKEN=abc123 gpulink attach https://xyz-8888.proxy.runpod.net/\n  gpulink attach https://hub.example.org/user/me/ --token "$HUB_TOKEN" --state-dir ~/gpulink',
     )
     .action(async (url: string, o: AttachCommandOptions, cmd: Command) => {
-      await attachAndSave(url, { ...cmd.optsWithGlobals(), ...o });
+      await attachAndSave(url, mergedOptions(o, cmd));
     });
 
   program
@@ -135,6 +142,6 @@ export function registerAttach(program: Command): void {
     .option('--json', 'the result as JSON')
     .addHelpText('after', '\nExample:\n  gpulink detach')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      await detachAndForget({ ...cmd.optsWithGlobals(), ...o });
+      await detachAndForget(mergedOptions(o, cmd));
     });
 }

@@ -1,7 +1,7 @@
 import type { FitMethod, JobOptions, VisionLabels } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
-import { type GlobalOptions, outputMode, withAgent } from './context.js';
+import { type GlobalOptions, mergedOptions, outputMode, withAgent } from './context.js';
 import { resolveDataArg } from './data-source.js';
 import { resolveJob } from './job-arg.js';
 import { decimal, wholeNumber, wholeNumberList } from './option-values.js';
@@ -95,7 +95,7 @@ export function registerTrain(program: Command): void {
         },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         process.exitCode = await withAgent(g, async (agent) => {
           const job = await agent.train.vision({
             ...jobOptions(g),
@@ -144,7 +144,7 @@ export function registerTrain(program: Command): void {
         },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         const { dirname, basename } = await import('node:path');
         process.exitCode = await withAgent(g, async (agent) => {
           const data = await resolveDataArg(agent, dirname(csv), outputMode(g));
@@ -191,7 +191,7 @@ export function registerTrain(program: Command): void {
         o: CommonTrainOptions & { arch: string; size?: number; pretrained: boolean; labels?: string },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         process.exitCode = await withAgent(g, async (agent) => {
           const job = await agent.lrFind({
             ...jobOptions(g),
@@ -226,7 +226,7 @@ export function registerTrain(program: Command): void {
         o: GlobalOptions & { data?: string; env?: string[]; cpu?: boolean; detach?: boolean },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         const { dirname, basename, resolve } = await import('node:path');
         process.exitCode = await withAgent(g, async (agent) => {
           const mode = outputMode(g);
@@ -256,7 +256,7 @@ export function registerTrain(program: Command): void {
     .option('--json', 'NDJSON events on stdout')
     .addHelpText('after', '\nExample:\n  gpulink predict job_0mb3k9x2a1f0c4d2e ./holdout/3_1790.png')
     .action(async (jobId: string, files: string[], o: GlobalOptions & { top: number }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       const { mkdtemp, copyFile, rm } = await import('node:fs/promises');
       const { tmpdir } = await import('node:os');
       const { join, basename } = await import('node:path');
