@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
+import { runningLocalAgent, startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
 import { formatBytes, formatPercent, formatTable } from '../view/format.js';
 import {
@@ -37,8 +37,9 @@ export function registerAgentCommands(program: Command): void {
       const g = mergedOptions(o, cmd);
       const stopped = await stopLocalAgent();
       const profile = await readProfile();
-      if (profile?.local) await clearProfile();
-      if (outputMode(g) === 'json') printJson({ stopped });
+      // A profile for another agent (`gpulink connect URL`) stays; one for the local agent goes with it.
+      if (profile?.local || (stopped && profile?.url === stopped.url)) await clearProfile();
+      if (outputMode(g) === 'json') printJson({ stopped: stopped !== undefined });
       else printLine(stopped ? 'local agent stopped' : 'no local agent was running');
     });
 
@@ -50,7 +51,9 @@ export function registerAgentCommands(program: Command): void {
     .action(async (url: string, o: GlobalOptions, cmd: Command) => {
       const g = mergedOptions(o, cmd);
       await using agent = await connectTo(url);
-      await writeProfile({ url });
+      // The local agent's own URL keeps the profile local, so that `gpulink down` still clears it.
+      const local = await runningLocalAgent();
+      await writeProfile(local?.url === url ? local : { url });
       const { hostname, agentVersion } = agent.info;
       if (outputMode(g) === 'json') printJson({ url: agent.displayUrl, hostname, agentVersion });
       else printLine(`connected to ${hostname} (${agent.displayUrl}); saved as the current profile`);
