@@ -29,6 +29,15 @@ describe('plain output of a recorded vision job', () => {
     expect(exitCodeFor(view)).toBe(0);
   });
 
+  it("says a failure in one line, not with the traceback the job's log holds", () => {
+    const events = recordedEvents('failed-script');
+    const error = events.find((e) => e.type === 'error');
+    if (error?.type !== 'error') throw new Error('the fixture has no error event');
+    expect(error.error.traceback).toContain('Traceback');
+    const line = describeEvent(error, events.reduce(reduceJobView, emptyJobView('')));
+    expect(line).toBe(`error [${error.error.kind}]: ${error.error.message}`);
+  });
+
   it('gives a failed job the failed-job exit code', () => {
     const failed = recordedEvents('failed-script').reduce(reduceJobView, emptyJobView(''));
     expect(exitCodeFor(failed)).toBe(3);

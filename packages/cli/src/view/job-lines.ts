@@ -54,7 +54,8 @@ export function describeEvent(event: JobEvent, view: JobView): string | undefine
     case 'warning':
       return `warning [${event.code}]: ${event.message}`;
     case 'error':
-      return `error [${event.error.kind}]: ${event.error.message}${event.error.traceback ? `\n${event.error.traceback.trimEnd()}` : ''}`;
+      // One line: the worker writes the traceback to the job's log, whose lines print above this one.
+      return `error [${event.error.kind}]: ${event.error.message}`;
     default:
       return undefined;
   }
