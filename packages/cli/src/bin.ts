@@ -8,6 +8,7 @@ import { registerColab } from './commands/colab.js';
 import { connectAgent, endQuietlyOnClosedPipe, outputMode, wasInterrupted } from './commands/context.js';
 import { registerDemo } from './commands/demo.js';
 import { registerJobs } from './commands/jobs.js';
+import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
 
 endQuietlyOnClosedPipe();
@@ -32,6 +33,7 @@ registerAgentCommands(program);
 registerAttach(program);
 registerColab(program);
 registerTrain(program);
+registerPredict(program);
 registerJobs(program);
 registerDemo(program);
 

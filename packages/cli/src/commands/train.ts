@@ -2,7 +2,6 @@ import type { FitMethod, JobOptions, VisionLabels } from '@gpulink/sdk';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type GlobalOptions, mergedOptions, outputMode, withAgent } from './context.js';
 import { resolveDataArg } from './data-source.js';
-import { resolveJob } from './job-arg.js';
 import { decimal, wholeNumber, wholeNumberList } from './option-values.js';
 import { followOrDetach } from './run-job.js';
 
@@ -252,35 +251,4 @@ export function registerTrain(program: Command): void {
         });
       },
     );
-
-  program
-    .command('predict <JOB> <FILES...>')
-    .description("label files with a finished job's exported model")
-    .option('--top <k>', 'classes to show per file', wholeNumber(1), 3)
-    .option('--json', 'NDJSON events on stdout')
-    .addHelpText('after', '\nExample:\n  gpulink predict job_0mb3k9x2a1f0c4d2e ./holdout/3_1790.png')
-    .action(async (jobId: string, files: string[], o: GlobalOptions & { top: number }, cmd: Command) => {
-      const g = mergedOptions(o, cmd);
-      const { mkdtemp, copyFile, rm } = await import('node:fs/promises');
-      const { tmpdir } = await import('node:os');
-      const { join, basename } = await import('node:path');
-      const staging = await mkdtemp(join(tmpdir(), 'gpulink-predict-'));
-      try {
-        const names = files.map((f, i) => `${i}-${basename(f)}`);
-        await Promise.all(files.map((f, i) => copyFile(f, join(staging, names[i] as string))));
-        process.exitCode = await withAgent(g, async (agent) => {
-          const model = await resolveJob(agent, jobId);
-          const inputs = await resolveDataArg(agent, staging, outputMode(g));
-          const job = await agent.predict({
-            model: model.id,
-            inputs,
-            inputPaths: names,
-            topK: g.top,
-          });
-          return followOrDetach(agent, job, g);
-        });
-      } finally {
-        await rm(staging, { recursive: true, force: true });
-      }
-    });
 }

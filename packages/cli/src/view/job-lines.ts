@@ -48,9 +48,8 @@ export function describeEvent(event: JobEvent, view: JobView): string | undefine
       return `most confused: ${worst.join(', ') || 'none'}`;
     }
     case 'predictions':
-      return event.predictions
-        .map((p) => `${p.input}: ${p.label} (${(p.probability * 100).toFixed(1)}%)`)
-        .join('\n');
+      // The closing summary lists them (summaryLines), in a terminal as when piped.
+      return undefined;
     case 'warning':
       return `warning [${event.code}]: ${event.message}`;
     case 'error':
@@ -73,6 +72,13 @@ export function summaryLines(view: JobView): string[] {
         ? `, valid_loss ${formatNumber(last.validLoss)}`
         : '';
   const valley = view.lrFind?.suggestions.find((x) => x.method === 'valley') ?? view.lrFind?.suggestions[0];
+  if (view.predictions.length > 0 && !last) {
+    lines.push(
+      `job ${view.jobId} ${view.state ?? 'unknown'}: ${plural(view.predictions.length, 'prediction')}`,
+    );
+    lines.push(...predictionLines(view));
+    return lines;
+  }
   lines.push(
     view.lrFind && !last
       ? `job ${view.jobId} ${view.state ?? 'unknown'}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatNumber(valley.lr)}` : ''}`
@@ -85,4 +91,12 @@ export function summaryLines(view: JobView): string[] {
     );
   if (view.failure) lines.push(`failed: ${view.failure.message}`);
   return lines;
+}
+
+/** Each input's name, label and probability, the names in one column. */
+function predictionLines(view: JobView): string[] {
+  const width = Math.max(...view.predictions.map((p) => p.input.length));
+  return view.predictions.map(
+    (p) => `${p.input.padEnd(width)}  ${p.label}  ${(p.probability * 100).toFixed(1)}%`,
+  );
 }
