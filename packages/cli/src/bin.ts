@@ -1,19 +1,14 @@
 #!/usr/bin/env node
 import { isGpulinkError } from '@gpulink/sdk';
 import { Command } from 'commander';
+import { CliError, EXIT } from './cli-error.js';
 import { registerAgentCommands } from './commands/agent-commands.js';
 import { registerAttach } from './commands/attach.js';
 import { registerColab } from './commands/colab.js';
-import {
-  CliError,
-  connectAgent,
-  EXIT,
-  endQuietlyOnClosedPipe,
-  outputMode,
-  wasInterrupted,
-} from './commands/context.js';
+import { connectAgent, endQuietlyOnClosedPipe, outputMode, wasInterrupted } from './commands/context.js';
 import { registerDemo } from './commands/demo.js';
 import { registerJobs } from './commands/jobs.js';
+import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
 
 endQuietlyOnClosedPipe();
@@ -38,6 +33,7 @@ registerAgentCommands(program);
 registerAttach(program);
 registerColab(program);
 registerTrain(program);
+registerPredict(program);
 registerJobs(program);
 registerDemo(program);
 

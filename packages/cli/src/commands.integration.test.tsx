@@ -107,6 +107,41 @@ describe('numeric options', () => {
   });
 });
 
+describe('every flag is checked before any work', () => {
+  let client: AgentClient;
+  let folder: string;
+
+  beforeAll(async () => {
+    client = await connect(agent.url);
+    // A folder that would be hashed and uploaded if the command got that far.
+    folder = await mkdtemp(join(tmpdir(), 'gpulink-cli-flags-'));
+    await writeFile(join(folder, 'train.py'), "print('never run')\n");
+    await writeFile(join(folder, 'table.csv'), 'x,y\n1,2\n');
+  });
+
+  afterAll(async () => {
+    await client?.close();
+  });
+
+  it.each([
+    [['train', 'vision', '.', '--labels', 'foldr'], "option '--labels <how>' argument 'foldr' is invalid"],
+    [['lr-find', '.', '--labels', 'regx:\\d'], "option '--labels <how>' argument 'regx:\\d' is invalid"],
+    [['train', 'vision', '.', '--fit', 'fine'], 'Expected one of fine_tune, fit_one_cycle, fit.'],
+    [
+      ['train', 'tabular', 'table.csv', '--target', 'y', '--fit', 'fine_tune'],
+      'Expected one of fit_one_cycle, fit.',
+    ],
+    [['run', 'train.py', '--env', 'SEED'], "option '--env <NAME=VALUE...>' argument 'SEED' is invalid"],
+  ])('`gpulink %j` is a usage error, and nothing was uploaded', async (args, message) => {
+    const before = await client.datasets.list();
+    const run = await gpulink(args, { cwd: folder });
+    expect(run.stderr).toContain(message);
+    expect(run.stderr).not.toContain('files');
+    expect(run.code).toBe(2);
+    expect(await client.datasets.list()).toEqual(before);
+  });
+});
+
 describe('commands that take a job', () => {
   let client: AgentClient;
   let done: Job;

@@ -25,7 +25,8 @@ import { StatusError } from './rpc/status-error.js';
 import { createAgentService } from './services/agent-service.js';
 import { createDataService, dataServiceDefinition } from './services/data-service.js';
 import { createJobService, type SubmitJobRequestWithUnknown } from './services/job-service.js';
-import { loadOrCreateToken, openStateDir } from './state/state-dir.js';
+import { loadOrCreateToken, openStateDir, type StateLayout } from './state/state-dir.js';
+import { type StateLock, takeStateLock } from './state/state-lock.js';
 import { StatsSampler } from './stats/stats-sampler.js';
 import { loadOrCreateCertificate } from './tls/certificate.js';
 import { agentUrl, type ExposureSettings, needsTls, startExposure } from './tunnels/exposure.js';
@@ -85,10 +86,25 @@ const KEEPALIVE = {
   'grpc.max_receive_message_length': 8 * 1024 * 1024,
 };
 
-/** Starts an agent: state dir, token, job manager, services, and the listening server. */
+/** Starts an agent: state dir and its lock, token, job manager, services, and the listening server. */
 export async function startAgent(options: AgentOptions): Promise<Agent> {
   const log = options.log ?? ((m: string) => process.stderr.write(`gpulink-agent: ${m}\n`));
   const layout = await openStateDir(options.stateDir);
+  const lock = await takeStateLock(layout.root, log);
+  try {
+    return await serveStateDir(options, layout, lock, log);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function serveStateDir(
+  options: AgentOptions,
+  layout: StateLayout,
+  lock: StateLock,
+  log: (message: string) => void,
+): Promise<Agent> {
   // Before the slow start (the worker's Python imports torch): a missing tunnel program fails at once.
   if (options.tunnel) await findTunnelProgram(options.tunnel.kind, layout.binDir);
   const token = await loadOrCreateToken(layout, options.tokenFile);
@@ -161,6 +177,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     host: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host,
     port,
   });
+  await lock.setUrl(localUrl);
   let exposure: Awaited<ReturnType<typeof startExposure>>;
   try {
     exposure = await startExposure({
@@ -207,6 +224,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
         });
         // Last, so that clients behind the tunnel received the UNAVAILABLE that ended their streams.
         await exposure.close();
+        await lock.release();
       })();
       return stopping;
     },

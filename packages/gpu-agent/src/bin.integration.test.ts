@@ -1,12 +1,13 @@
 // The built `gpulink-agent` (dist/bin.js) as users run it: help per subcommand, usage errors that
 // exit 2 before anything starts, and the one line `serve` prints when ready.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageDir } from './paths.js';
+import { startTestAgent } from './testing.js';
 
 const bin = join(packageDir, 'dist', 'bin.js');
 let root: string;
@@ -118,5 +119,33 @@ describe('gpulink-agent serve', () => {
       child.kill('SIGTERM');
     }
     expect(await exited).toBe(0);
+  });
+});
+
+describe('one agent per state dir', () => {
+  it('a second agent on the dir refuses, naming the first one; a killed one leaves the dir to the next', async () => {
+    const stateDir = join(root, 'locked');
+    const first = await startTestAgent({ stateDir });
+    try {
+      const second = await run(['serve', '--port', '0', '--warm-workers', '0', '--state-dir', stateDir]);
+      expect(second.code).toBe(1);
+      expect(second.stdout).toBe('');
+      expect(second.stderr).toBe(
+        `gpulink-agent: the state dir ${stateDir} is in use by the agent with pid ${first.process.pid} at gpulink://127.0.0.1:${first.port}: stop it first, or give this one another --state-dir\n`,
+      );
+      // The lock names where the agent listens, token and all, for clients on this machine.
+      const lock = JSON.parse(await readFile(join(stateDir, 'agent.lock'), 'utf8'));
+      expect(lock).toMatchObject({ pid: first.process.pid, url: first.localUrl });
+
+      first.kill('SIGKILL');
+      await first.restart();
+      expect(first.stderr()).toContain('taking over the state dir from agent pid');
+      const taken = JSON.parse(await readFile(join(stateDir, 'agent.lock'), 'utf8'));
+      expect(taken).toMatchObject({ pid: first.process.pid, url: first.localUrl });
+    } finally {
+      await first.stop();
+    }
+    // A graceful stop removes the lock.
+    await expect(readFile(join(stateDir, 'agent.lock'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });

@@ -1,17 +1,18 @@
 import type { Command } from 'commander';
-import { startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
+import { runningLocalAgent, startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
+import { formatBytes, formatPercent, formatTable } from '../view/format.js';
 import {
   connectTo,
   type GlobalOptions,
   interruptSignal,
+  mergedOptions,
   outputMode,
   printJson,
   printLine,
   withAgent,
 } from './context.js';
 import { uploadFolder } from './data-source.js';
-import { formatBytes, formatPercent, formatTable } from './format.js';
 import { wholeNumber } from './option-values.js';
 
 export function registerAgentCommands(program: Command): void {
@@ -21,7 +22,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'the connection as JSON')
     .addHelpText('after', '\nExample:\n  gpulink up && gpulink info')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       const profile = await startLocalAgent({ onWait: (m) => process.stderr.write(`${m}\n`) });
       if (outputMode(g) === 'json') printJson({ url: redactUrl(profile.url), local: profile.local });
       else printLine(`local agent running (pid ${profile.local?.pid}) at ${redactUrl(profile.url)}`);
@@ -33,11 +34,12 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'whether one was stopped, as JSON')
     .addHelpText('after', '\nExample:\n  gpulink down')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       const stopped = await stopLocalAgent();
       const profile = await readProfile();
-      if (profile?.local) await clearProfile();
-      if (outputMode(g) === 'json') printJson({ stopped });
+      // A profile for another agent (`gpulink connect URL`) stays; one for the local agent goes with it.
+      if (profile?.local || (stopped && profile?.url === stopped.url)) await clearProfile();
+      if (outputMode(g) === 'json') printJson({ stopped: stopped !== undefined });
       else printLine(stopped ? 'local agent stopped' : 'no local agent was running');
     });
 
@@ -47,9 +49,11 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'the agent connected to, as JSON (its URL without the token)')
     .addHelpText('after', '\nExample:\n  gpulink connect "gpulink://TOKEN@bore.pub:41234?fp=..."')
     .action(async (url: string, o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await using agent = await connectTo(url);
-      await writeProfile({ url });
+      // The local agent's own URL keeps the profile local, so that `gpulink down` still clears it.
+      const local = await runningLocalAgent();
+      await writeProfile(local?.url === url ? local : { url });
       const { hostname, agentVersion } = agent.info;
       if (outputMode(g) === 'json') printJson({ url: agent.displayUrl, hostname, agentVersion });
       else printLine(`connected to ${hostname} (${agent.displayUrl}); saved as the current profile`);
@@ -62,7 +66,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--show-token', 'print the full URL with its token')
     .addHelpText('after', '\nExample:\n  gpulink info')
     .action(async (o: GlobalOptions & { showToken?: boolean }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const info = await agent.getInfo();
         if (outputMode(g) === 'json') return printJson(info);
@@ -89,7 +93,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'one JSON object per check')
     .addHelpText('after', '\nExample:\n  gpulink doctor')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const report = await agent.checkEnvironment();
         if (outputMode(g) === 'json') {
@@ -114,7 +118,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'NDJSON samples')
     .addHelpText('after', '\nExample:\n  gpulink stats --watch')
     .action(async (o: GlobalOptions & { watch?: boolean; interval: number }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
         for await (const s of agent.stats({ intervalMs: g.interval, signal: interruptSignal() })) {
@@ -145,7 +149,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'the dataset as JSON')
     .addHelpText('after', '\nExample:\n  gpulink data push ./pets --name pets')
     .action(async (dir: string, o: GlobalOptions & { name?: string }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
         const ds = await uploadFolder(agent, dir, mode, g.name);
@@ -159,7 +163,7 @@ export function registerAgentCommands(program: Command): void {
     .option('--json', 'one JSON object per dataset')
     .addHelpText('after', '\nExample:\n  gpulink data ls')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const datasets = await agent.datasets.list();
         if (outputMode(g) === 'json') {

@@ -9,18 +9,18 @@ import {
   parseJupyterUrl,
 } from '@gpulink/sdk';
 import type { Command } from 'commander';
+import { CliError, EXIT } from '../cli-error.js';
 import { agentPackage } from '../config/agent-package.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
+import { formatBytes } from '../view/format.js';
 import {
-  CliError,
-  EXIT,
   freshAgentUrl,
   type GlobalOptions,
+  mergedOptions,
   outputMode,
   printJson,
   printLine,
 } from './context.js';
-import { formatBytes } from './format.js';
 
 export interface AttachCommandOptions extends GlobalOptions {
   token?: string;
@@ -138,7 +138,7 @@ export function registerAttach(program: Command): void {
       '\nExamples:\n  gpulink attach "http://gpu-box:8888/lab?token=abc123"\n  JUPYTER_TOKEN=abc123 gpulink attach https://xyz-8888.proxy.runpod.net/\n  gpulink attach https://hub.example.org/user/me/ --token "$HUB_TOKEN" --state-dir ~/gpulink\n  gpulink attach "http://gpu-box:8888/?token=abc123" --setup   # a Python with torch but no fastai',
     )
     .action(async (url: string, o: AttachCommandOptions, cmd: Command) => {
-      await attachAndSave(url, { ...cmd.optsWithGlobals(), ...o });
+      await attachAndSave(url, mergedOptions(o, cmd));
     });
 
   program
@@ -149,6 +149,6 @@ export function registerAttach(program: Command): void {
     .option('--json', 'the result as JSON')
     .addHelpText('after', '\nExample:\n  gpulink detach')
     .action(async (o: GlobalOptions, cmd: Command) => {
-      await detachAndForget({ ...cmd.optsWithGlobals(), ...o });
+      await detachAndForget(mergedOptions(o, cmd));
     });
 }

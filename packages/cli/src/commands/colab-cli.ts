@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { formatAgentUrl, parseAgentUrl, parseJupyterUrl } from '@gpulink/sdk';
+import { CliError } from '../cli-error.js';
 import {
   type ColabSession,
   colabSessionsPath,
@@ -15,7 +16,6 @@ import {
   tokenNeedsRefresh,
 } from '../config/colab-sessions.js';
 import { dataDir } from '../config/profile.js';
-import { CliError } from './cli-error.js';
 
 /** Where `gpulink colab up` installs Google's CLI when it is not on PATH. */
 export function colabToolVenv(): string {

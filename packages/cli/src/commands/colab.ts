@@ -3,12 +3,12 @@
 // through Colab's runtime proxy with the session's runtime-proxy token.
 import { isUnauthenticated } from '@gpulink/sdk';
 import { type Command, Option } from 'commander';
+import { CliError } from '../cli-error.js';
 import { type ColabSession, colabSessionsPath, readColabSession } from '../config/colab-sessions.js';
 import { clearProfile, readProfile } from '../config/profile.js';
 import { attachAndSave, detachAndForget } from './attach.js';
-import { CliError } from './cli-error.js';
 import { findColabCli, refreshColabSession, runColab } from './colab-cli.js';
-import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
+import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine } from './context.js';
 
 const gpus = ['T4', 'L4', 'A100', 'H100'] as const;
 const defaultName = 'gpulink';
@@ -163,7 +163,7 @@ Examples:
   gpulink colab up && gpulink train vision fastai:MNIST_SAMPLE`,
     )
     .action(async (o: ColabUpOptions, cmd: Command) => {
-      await colabUp({ ...cmd.optsWithGlobals(), ...o });
+      await colabUp(mergedOptions(o, cmd));
     });
 
   colab
@@ -173,6 +173,6 @@ Examples:
     .option('--json', 'steps and the result as NDJSON')
     .addHelpText('after', '\nExamples:\n  gpulink colab down\n  gpulink colab down --name big')
     .action(async (o: ColabOptions, cmd: Command) => {
-      await colabDown({ ...cmd.optsWithGlobals(), ...o });
+      await colabDown(mergedOptions(o, cmd));
     });
 }

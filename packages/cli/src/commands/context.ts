@@ -1,9 +1,8 @@
 import { type AgentClient, connect, isGpulinkError, isUnauthenticated } from '@gpulink/sdk';
+import type { Command } from 'commander';
+import { CliError, EXIT } from '../cli-error.js';
 import { readProfile, redactUrl, resolveAgentUrl, writeProfile } from '../config/profile.js';
-import { CliError, EXIT } from './cli-error.js';
 import { colabSessionOf, withFreshColabToken } from './colab-cli.js';
-
-export { CliError, EXIT } from './cli-error.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {
@@ -13,6 +12,14 @@ export interface GlobalOptions {
 
 /** How to print: NDJSON with --json, plain lines when stdout is not a terminal, Ink otherwise. */
 export type OutputMode = 'json' | 'plain' | 'interactive';
+
+/**
+ * An action's options merged with those its command inherits (`--url`, given before the command's
+ * name): commander hands an action only the options of its own command.
+ */
+export function mergedOptions<O extends GlobalOptions>(options: O, command: Command): O {
+  return { ...command.optsWithGlobals(), ...options };
+}
 
 export function outputMode(options: GlobalOptions): OutputMode {
   if (options.json) return 'json';

@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { AgentClient, DataSource } from '@gpulink/sdk';
-import { CliError, type OutputMode } from './context.js';
-import { formatBytes, plural } from './format.js';
+import { CliError } from '../cli-error.js';
+import { formatBytes, plural } from '../view/format.js';
+import type { OutputMode } from './context.js';
 
 /**
  * Turns a DATA argument into a DataSource: `ds_…` is an uploaded dataset, `agent:/path` a folder on

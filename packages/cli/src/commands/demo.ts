@@ -7,9 +7,10 @@ import { connect } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { startLocalAgent } from '../config/local-agent.js';
 import { localAgentDir } from '../config/profile.js';
-import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
+import { exitCodeFor } from '../view/job-lines.js';
+import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine } from './context.js';
 import { uploadFolder } from './data-source.js';
-import { exitCodeFor, followJobPlain } from './follow.js';
+import { followJobPlain } from './follow.js';
 import { wholeNumber } from './option-values.js';
 
 /**
@@ -24,7 +25,7 @@ export function registerDemo(program: Command): void {
     .option('--json', 'NDJSON events')
     .addHelpText('after', '\nExample:\n  gpulink demo')
     .action(async (o: GlobalOptions & { epochs: number }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       const mode = outputMode(g);
       const note = (m: string) => (mode === 'json' ? undefined : process.stderr.write(`${m}\n`));
       const profile = g.url ? { url: g.url } : await startLocalAgent({ onWait: note });

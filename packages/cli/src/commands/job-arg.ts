@@ -1,5 +1,5 @@
 import { type AgentClient, isNotFound, type Job } from '@gpulink/sdk';
-import { CliError, EXIT } from './context.js';
+import { CliError, EXIT } from '../cli-error.js';
 
 /** Ids named in an "ambiguous" message, at most. */
 const SHOWN_MATCHES = 10;

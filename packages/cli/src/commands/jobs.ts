@@ -1,8 +1,10 @@
 import { hasStatus, isTerminalState, type Job, type JobInfo, type JobState } from '@gpulink/sdk';
 import type { Command } from 'commander';
-import { CliError, type GlobalOptions, outputMode, printJson, printLine, withAgent } from './context.js';
-import { exitCodeFor, followJobPlain } from './follow.js';
-import { formatAge, formatBytes, formatNumber, formatTable } from './format.js';
+import { CliError } from '../cli-error.js';
+import { formatAge, formatBytes, formatNumber, formatTable } from '../view/format.js';
+import { exitCodeFor } from '../view/job-lines.js';
+import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine, withAgent } from './context.js';
+import { followJobPlain } from './follow.js';
 import { resolveJob } from './job-arg.js';
 import { wholeNumber } from './option-values.js';
 
@@ -15,7 +17,7 @@ export function registerJobs(program: Command): void {
     .option('--json', 'one JSON object per job')
     .addHelpText('after', '\nExample:\n  gpulink jobs --state running,queued')
     .action(async (o: GlobalOptions & { state?: string; limit: number }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const jobs = await agent.jobs.list({
           states: g.state?.split(',') as JobState[] | undefined,
@@ -50,7 +52,7 @@ export function registerJobs(program: Command): void {
     .option('--json', 'NDJSON events')
     .addHelpText('after', '\nExample:\n  gpulink watch job_0mb3k9x2a1f0c4d2e')
     .action(async (jobId: string, o: GlobalOptions & { afterSeq: number }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       process.exitCode = await withAgent(g, async (agent) => {
         const job = await resolveJob(agent, jobId);
         const mode = outputMode(g);
@@ -69,7 +71,7 @@ export function registerJobs(program: Command): void {
     .option('--json', 'NDJSON log events')
     .addHelpText('after', '\nExample:\n  gpulink logs job_0mb3k9x2a1f0c4d2e -f')
     .action(async (jobId: string, o: GlobalOptions & { follow?: boolean }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const job = await resolveJob(agent, jobId);
         const mode = outputMode(g) === 'json' ? 'json' : 'plain';
@@ -83,7 +85,7 @@ export function registerJobs(program: Command): void {
     .option('--json', 'the job as JSON')
     .addHelpText('after', '\nExample:\n  gpulink cancel job_0mb3k9x2a1f0c4d2e')
     .action(async (jobId: string, o: GlobalOptions, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+      const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const { info, already } = await cancelOnce(await resolveJob(agent, jobId));
         if (already && info.state !== 'cancelled')
@@ -107,7 +109,7 @@ export function registerJobs(program: Command): void {
         o: GlobalOptions & { output?: string },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         await withAgent(g, async (agent) => {
           const job = await resolveJob(agent, jobId);
           const artifacts = await job.artifacts.list();

@@ -1,6 +1,7 @@
 import type { AgentClient, Job } from '@gpulink/sdk';
+import { exitCodeFor } from '../view/job-lines.js';
 import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
-import { exitCodeFor, followJobPlain } from './follow.js';
+import { followJobPlain } from './follow.js';
 
 /**
  * What every submitting command does after submitting: `--detach` prints the job id and returns;

@@ -1,15 +1,14 @@
 import type { FitMethod, JobOptions, VisionLabels } from '@gpulink/sdk';
-import type { Command } from 'commander';
-import { CliError, type GlobalOptions, outputMode, withAgent } from './context.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type GlobalOptions, mergedOptions, outputMode, withAgent } from './context.js';
 import { resolveDataArg } from './data-source.js';
-import { resolveJob } from './job-arg.js';
 import { decimal, wholeNumber, wholeNumberList } from './option-values.js';
 import { followOrDetach } from './run-job.js';
 
 interface CommonTrainOptions extends GlobalOptions {
   epochs?: number;
   lr?: number | 'find';
-  fit?: string;
+  fit?: FitMethod;
   bs?: number;
   validPct?: number;
   seed?: number;
@@ -23,11 +22,13 @@ interface CommonTrainOptions extends GlobalOptions {
 
 /** A learning rate, or "find" to run the lr finder first. */
 const learningRate = (v: string): number | 'find' => (v === 'find' ? 'find' : decimal({ above: 0 })(v));
-const fitArg = (v: string | undefined): FitMethod | undefined => {
-  if (v === undefined) return undefined;
-  if (v === 'fine_tune' || v === 'fit_one_cycle' || v === 'fit') return v;
-  throw new CliError(`--fit: "${v}" is not one of fine_tune, fit_one_cycle, fit`);
-};
+/** A --fit value among `methods` (tabular models have no pretrained body to fine_tune). */
+const fitArg =
+  <M extends FitMethod>(methods: readonly M[]) =>
+  (v: string): M => {
+    if ((methods as readonly string[]).includes(v)) return v as M;
+    throw new InvalidArgumentError(`Expected one of ${methods.join(', ')}.`);
+  };
 
 function jobOptions(o: CommonTrainOptions): JobOptions {
   return {
@@ -38,22 +39,29 @@ function jobOptions(o: CommonTrainOptions): JobOptions {
   };
 }
 
-function labelsArg(v: string | undefined): VisionLabels | undefined {
-  if (!v || v === 'folder') return undefined;
+function labelsArg(v: string): VisionLabels | undefined {
+  if (v === 'folder') return undefined;
   if (v.startsWith('regex:')) return { fileNameRegex: v.slice('regex:'.length) };
   if (v.startsWith('csv:')) return { csv: { path: v.slice('csv:'.length) } };
   if (v.startsWith('folder:')) {
     const [trainDir, validDir] = v.slice('folder:'.length).split(',');
     return { folder: { trainDir: trainDir || undefined, validDir: validDir || undefined } };
   }
-  throw new CliError(`--labels: "${v}" is not folder, folder:TRAIN[,VALID], regex:PATTERN or csv:FILE`);
+  throw new InvalidArgumentError('Expected folder, folder:TRAIN[,VALID], regex:PATTERN or csv:FILE.');
 }
 
-function addCommon(cmd: Command): Command {
+/** One NAME=VALUE of --env, added to those before it. */
+function envPair(pair: string, env: Record<string, string>): Record<string, string> {
+  const i = pair.indexOf('=');
+  if (i <= 0) throw new InvalidArgumentError('Expected NAME=VALUE.');
+  return { ...env, [pair.slice(0, i)]: pair.slice(i + 1) };
+}
+
+function addCommon(cmd: Command, fitMethods: readonly FitMethod[]): Command {
   return cmd
     .option('--epochs <n>', 'epochs to train', wholeNumber(1), 3)
     .option('--lr <rate|find>', 'learning rate, or "find" to run the lr finder first', learningRate)
-    .option('--fit <method>', 'fine_tune | fit_one_cycle | fit')
+    .option('--fit <method>', fitMethods.join(' | '), fitArg(fitMethods))
     .option('--bs <n>', 'batch size', wholeNumber(1))
     .option('--valid-pct <p>', 'fraction held out for validation', decimal({ above: 0, below: 1 }))
     .option('--seed <n>', 'random seed', wholeNumber(0))
@@ -75,8 +83,9 @@ export function registerTrain(program: Command): void {
       .option('--arch <name>', 'torchvision or timm architecture', 'resnet18')
       .option('--size <px>', 'image size in pixels', wholeNumber(1))
       .option('--no-pretrained', 'start from random weights (no download)')
-      .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE')
+      .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE', labelsArg)
       .option('--fp16', 'mixed precision on the GPU'),
+    ['fine_tune', 'fit_one_cycle', 'fit'],
   )
     .addHelpText(
       'after',
@@ -89,17 +98,17 @@ export function registerTrain(program: Command): void {
           arch: string;
           size?: number;
           pretrained: boolean;
-          labels?: string;
+          labels?: VisionLabels;
           fp16?: boolean;
         },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         process.exitCode = await withAgent(g, async (agent) => {
           const job = await agent.train.vision({
             ...jobOptions(g),
             data: await resolveDataArg(agent, data, outputMode(g)),
-            labels: labelsArg(g.labels),
+            labels: g.labels,
             arch: g.arch,
             pretrained: g.pretrained,
             imageSize: g.size,
@@ -110,7 +119,7 @@ export function registerTrain(program: Command): void {
             fp16: g.fp16,
             epochs: g.epochs,
             lr: g.lr,
-            fitMethod: fitArg(g.fit),
+            fitMethod: g.fit,
           });
           return followOrDetach(agent, job, g);
         });
@@ -126,6 +135,7 @@ export function registerTrain(program: Command): void {
       .option('--cont <cols>', 'comma-separated continuous columns')
       .option('--layers <sizes>', 'hidden layer sizes, e.g. 200,100', wholeNumberList(1))
       .option('--regression', 'predict a number rather than a class'),
+    ['fit_one_cycle', 'fit'],
   )
     .addHelpText(
       'after',
@@ -143,7 +153,7 @@ export function registerTrain(program: Command): void {
         },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         const { dirname, basename } = await import('node:path');
         process.exitCode = await withAgent(g, async (agent) => {
           const data = await resolveDataArg(agent, dirname(csv), outputMode(g));
@@ -162,7 +172,7 @@ export function registerTrain(program: Command): void {
             metrics: g.metrics?.split(','),
             epochs: g.epochs,
             lr: g.lr,
-            fitMethod: fitArg(g.fit) as 'fit_one_cycle' | 'fit' | undefined,
+            fitMethod: g.fit as 'fit_one_cycle' | 'fit' | undefined,
           });
           return followOrDetach(agent, job, g);
         });
@@ -176,7 +186,7 @@ export function registerTrain(program: Command): void {
     .option('--size <px>', 'image size in pixels', wholeNumber(1))
     .option('--bs <n>', 'batch size', wholeNumber(1))
     .option('--no-pretrained', 'start from random weights (no download)')
-    .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE')
+    .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE', labelsArg)
     .option('--cpu', 'run on the CPU')
     .option('--detach', 'print the job id and return')
     .option('--json', 'NDJSON events on stdout')
@@ -187,16 +197,16 @@ export function registerTrain(program: Command): void {
     .action(
       async (
         data: string,
-        o: CommonTrainOptions & { arch: string; size?: number; pretrained: boolean; labels?: string },
+        o: CommonTrainOptions & { arch: string; size?: number; pretrained: boolean; labels?: VisionLabels },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         process.exitCode = await withAgent(g, async (agent) => {
           const job = await agent.lrFind({
             ...jobOptions(g),
             vision: {
               data: await resolveDataArg(agent, data, outputMode(g)),
-              labels: labelsArg(g.labels),
+              labels: g.labels,
               arch: g.arch,
               pretrained: g.pretrained,
               imageSize: g.size,
@@ -212,7 +222,7 @@ export function registerTrain(program: Command): void {
     .command('run <SCRIPT>')
     .description('run your own fastai script on the agent; its folder is uploaded as the workspace')
     .option('--data <DIR>', 'a dataset the script finds in $GPULINK_DATA')
-    .option('--env <NAME=VALUE...>', 'environment variables for the script')
+    .option('--env <NAME=VALUE...>', 'environment variables for the script', envPair, {})
     .option('--cpu', 'run on the CPU')
     .option('--detach', 'print the job id and return')
     .option('--json', 'NDJSON events on stdout')
@@ -222,24 +232,18 @@ export function registerTrain(program: Command): void {
       async (
         script: string,
         args: string[],
-        o: GlobalOptions & { data?: string; env?: string[]; cpu?: boolean; detach?: boolean },
+        o: GlobalOptions & { data?: string; env: Record<string, string>; cpu?: boolean; detach?: boolean },
         cmd: Command,
       ) => {
-        const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
+        const g = mergedOptions(o, cmd);
         const { dirname, basename, resolve } = await import('node:path');
         process.exitCode = await withAgent(g, async (agent) => {
           const mode = outputMode(g);
-          const env: Record<string, string> = {};
-          for (const pair of g.env ?? []) {
-            const i = pair.indexOf('=');
-            if (i <= 0) throw new CliError(`--env: "${pair}" is not NAME=VALUE`);
-            env[pair.slice(0, i)] = pair.slice(i + 1);
-          }
           const job = await agent.runScript({
             workspace: await resolveDataArg(agent, dirname(resolve(script)), mode),
             entrypoint: basename(script),
             args,
-            env,
+            env: g.env,
             data: g.data ? await resolveDataArg(agent, g.data, mode) : undefined,
             gpuCount: g.cpu ? 0 : undefined,
           });
@@ -247,35 +251,4 @@ export function registerTrain(program: Command): void {
         });
       },
     );
-
-  program
-    .command('predict <JOB> <FILES...>')
-    .description("label files with a finished job's exported model")
-    .option('--top <k>', 'classes to show per file', wholeNumber(1), 3)
-    .option('--json', 'NDJSON events on stdout')
-    .addHelpText('after', '\nExample:\n  gpulink predict job_0mb3k9x2a1f0c4d2e ./holdout/3_1790.png')
-    .action(async (jobId: string, files: string[], o: GlobalOptions & { top: number }, cmd: Command) => {
-      const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
-      const { mkdtemp, copyFile, rm } = await import('node:fs/promises');
-      const { tmpdir } = await import('node:os');
-      const { join, basename } = await import('node:path');
-      const staging = await mkdtemp(join(tmpdir(), 'gpulink-predict-'));
-      try {
-        const names = files.map((f, i) => `${i}-${basename(f)}`);
-        await Promise.all(files.map((f, i) => copyFile(f, join(staging, names[i] as string))));
-        process.exitCode = await withAgent(g, async (agent) => {
-          const model = await resolveJob(agent, jobId);
-          const inputs = await resolveDataArg(agent, staging, outputMode(g));
-          const job = await agent.predict({
-            model: model.id,
-            inputs,
-            inputPaths: names,
-            topK: g.top,
-          });
-          return followOrDetach(agent, job, g);
-        });
-      } finally {
-        await rm(staging, { recursive: true, force: true });
-      }
-    });
 }

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { CliError } from '../commands/context.js';
+import { CliError } from '../cli-error.js';
 import { dataDir } from './profile.js';
 
 function builtAgent(): string {

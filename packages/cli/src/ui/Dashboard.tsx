@@ -1,7 +1,7 @@
 import { type AgentClient, isTerminalState, type JobInfo } from '@gpulink/sdk';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useState } from 'react';
-import { abbreviateIds, formatAge } from '../commands/format.js';
+import { abbreviateIds, formatAge } from '../view/format.js';
 import { GpuPanel } from './components/GpuPanel.js';
 import { JobDetail } from './components/JobDetail.js';
 import { useJobView } from './hooks/use-job-view.js';
@@ -15,7 +15,8 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
   const { history, stale, error: statsError } = useStats(agent);
   const [jobs, setJobs] = useState<JobInfo[]>([]);
   const [listError, setListError] = useState<string | undefined>(undefined);
-  const [selected, setSelected] = useState(0);
+  /** The selected job, by id: a new job above it in the list does not take the selection. */
+  const [selectedId, setSelectedId] = useState<string | undefined>(undefined);
   const [confirmCancel, setConfirmCancel] = useState(false);
   const [showLogs, setShowLogs] = useState(false);
   /** A word about one job (a cancel sent or refused), shown while that job is selected and running. */
@@ -28,6 +29,8 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
         (list) => {
           if (!alive) return;
           setJobs(list);
+          // What shows first stays selected until a key moves it.
+          setSelectedId((id) => id ?? list[0]?.id);
           setListError(undefined);
         },
         (e: Error) => alive && setListError(e.message),
@@ -40,7 +43,13 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
     };
   }, [agent, pollMs]);
 
-  const current = jobs[Math.min(selected, Math.max(0, jobs.length - 1))];
+  // The newest job until one is chosen, and the newest again when the chosen one has left the list.
+  const current = jobs.find((j) => j.id === selectedId) ?? jobs[0];
+  const select = (step: number) => {
+    const i = jobs.findIndex((j) => j.id === current?.id);
+    const next = jobs[Math.min(jobs.length - 1, Math.max(0, i + step))];
+    if (next) setSelectedId(next.id);
+  };
   const shortIds = abbreviateIds(jobs.map((j) => j.id));
   const cancellable = current !== undefined && !isTerminalState(current.state);
   const shownNote = note && cancellable && note.jobId === current.id ? note.text : undefined;
@@ -59,8 +68,8 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
       return;
     }
     if (input === 'q' || (key.ctrl && input === 'c')) exit();
-    else if (key.upArrow || input === 'k') setSelected((s) => Math.max(0, s - 1));
-    else if (key.downArrow || input === 'j') setSelected((s) => Math.min(jobs.length - 1, s + 1));
+    else if (key.upArrow || input === 'k') select(-1);
+    else if (key.downArrow || input === 'j') select(1);
     else if (input === 'c' && cancellable) setConfirmCancel(true);
     else if (input === 'l') setShowLogs((s) => !s);
   });
@@ -91,8 +100,8 @@ export function Dashboard({ agent, pollMs = 2000 }: { agent: AgentClient; pollMs
         >
           <Text bold>jobs</Text>
           {jobs.length === 0 ? <Text dimColor>no jobs yet — try `gpulink demo`</Text> : null}
-          {jobs.map((j, i) => (
-            <Text key={j.id} inverse={i === selected} wrap="truncate-end">
+          {jobs.map((j) => (
+            <Text key={j.id} inverse={j.id === current?.id} wrap="truncate-end">
               {shortIds.get(j.id)} {j.state.padEnd(11)} {j.name || j.task.type}{' '}
               <Text dimColor>{formatAge(j.createdAt)}</Text>
             </Text>

@@ -2,9 +2,9 @@ import type { AgentClient, Job } from '@gpulink/sdk';
 import { isTerminalState } from '@gpulink/sdk';
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useEffect, useRef, useState } from 'react';
+import type { JobView } from '../view/job-view.js';
 import { JobDetail } from './components/JobDetail.js';
 import { useJobView } from './hooks/use-job-view.js';
-import type { JobView } from './job-view.js';
 
 export interface FollowJobResult {
   view: JobView | undefined;

@@ -1,7 +1,7 @@
 // The follow view's Ctrl-C prompt and the dashboard's cancel, driven through ink-testing-library
 // against a real agent and jobs that run until cancelled.
 import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
-import { type AgentClient, connect, type Job } from '@gpulink/sdk';
+import { type AgentClient, connect, type Job, type ScriptOptions } from '@gpulink/sdk';
 import { render } from 'ink-testing-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scriptJob } from '../test-utils/script-job.js';
@@ -12,12 +12,13 @@ let agent: TestAgent;
 let client: AgentClient;
 let job: Job;
 let queued: Job;
+let script: ScriptOptions;
 
 beforeAll(async () => {
   agent = await startTestAgent();
   client = await connect(agent.url);
   // A job that runs until cancelled, so only the keys pressed decide what happens to it.
-  const script = await scriptJob(client, 'wait.py', 'import time\ntime.sleep(600)\n');
+  script = await scriptJob(client, 'wait.py', 'import time\ntime.sleep(600)\n');
   job = await client.runScript(script);
   // Behind the first one (one job at a time on the CPU): it waits until cancelled.
   queued = await client.runScript({ ...script, name: 'waits' });
@@ -103,6 +104,40 @@ describe('Ctrl-C while following a job', () => {
       expect(result()).toMatchObject({ detached: false, view: { state: 'cancelled' } });
     } finally {
       app.unmount();
+    }
+  });
+});
+
+describe('the dashboard', () => {
+  it('keeps the selected job selected when a new job comes in above it', async () => {
+    const app = render(<Dashboard agent={client} pollMs={200} />);
+    const frame = () => app.lastFrame() ?? '';
+    let newcomer: Job | undefined;
+    let blocker: Job | undefined;
+    try {
+      const newest = (await client.jobs.list({ limit: 1 }))[0];
+      if (!newest) throw new Error('no jobs');
+      // The detail pane names the selected job in full; the rows show short ids.
+      await until('the newest job in detail', () => frame().includes(newest.id));
+      // Behind a job that runs (the running one's id shows in the stats pane too), so it stays queued.
+      blocker = await client.runScript({ ...script, name: 'blocker' });
+      newcomer = await client.runScript({ ...script, name: 'late' });
+      await until('the new row', () => /queued +late/.test(frame()));
+      // Through several polls of the list and renders of the detail pane, it stays on the job it showed.
+      for (let i = 0; i < 20; i++) {
+        expect(frame()).not.toContain(newcomer.id);
+        await settled();
+      }
+      expect(frame()).toContain(newest.id);
+      // Up twice: past the blocker to the new job.
+      app.stdin.write('k');
+      await settled();
+      app.stdin.write('k');
+      await until('the new job in detail', () => frame().includes(newcomer?.id ?? '?'));
+    } finally {
+      app.unmount();
+      await newcomer?.cancel().catch(() => {});
+      await blocker?.cancel().catch(() => {});
     }
   });
 });

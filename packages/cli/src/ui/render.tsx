@@ -1,6 +1,6 @@
 import type { AgentClient, Job } from '@gpulink/sdk';
 import { render } from 'ink';
-import { exitCodeFor, summaryLines } from '../commands/follow.js';
+import { exitCodeFor, summaryLines } from '../view/job-lines.js';
 import { Dashboard } from './Dashboard.js';
 import { FollowJob, type FollowJobResult } from './FollowJob.js';
 

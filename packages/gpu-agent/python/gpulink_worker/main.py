@@ -200,6 +200,29 @@ def _find_cuda_oom(e: BaseException) -> BaseException | None:
     return None
 
 
+# Where torchvision (torch.hub) and timm (huggingface_hub) fetch pretrained weights, and the local
+# that names what they fetch.
+_WEIGHT_DOWNLOADS = {"load_state_dict_from_url": "url", "download_url_to_file": "url",
+                     "hf_hub_download": "repo_id"}
+
+
+def _failed_weights_download(e: BaseException) -> str | None:
+    """What a failed download of pretrained weights fetched (a file or hub repo), if that is what failed."""
+    import urllib.error
+    for x in _chain(e):
+        if not isinstance(x, (urllib.error.URLError, ConnectionError, TimeoutError)) and \
+                type(x).__module__.split(".")[0] not in ("requests", "huggingface_hub", "urllib3"):
+            continue
+        tb = x.__traceback__
+        while tb is not None:
+            local = _WEIGHT_DOWNLOADS.get(tb.tb_frame.f_code.co_name)
+            if local is not None:
+                what = str(tb.tb_frame.f_locals.get(local, "")).rstrip("/")
+                return what.rsplit("/", 1)[-1] if local == "url" else what
+            tb = tb.tb_next
+    return None
+
+
 def _peak_cuda_bytes() -> int:
     try:
         import torch
@@ -224,6 +247,12 @@ def _report(writer: EventWriter, e: BaseException, kind: str | None = None) -> N
         message = (f"CUDA out of memory (peak {peak / 2**30:.2f} GiB allocated): lower the batch "
                    f"size or image size, or turn on fp16")
         exc_type = type(oom).__name__
+    elif kind is None and (weights := _failed_weights_download(e)) is not None:
+        kind = ERROR_EXCEPTION
+        message = _one_line(
+            f"the pretrained weights {weights} could not be downloaded (is the agent's machine offline?): "
+            f"train with --no-pretrained (pretrained: false in the SDK), or put the weights in torch's "
+            f"cache; the traceback is in the job's log")
     elif kind is None and isinstance(e, DataError):
         kind = ERROR_DATA
         message = _one_line(str(e))
@@ -237,6 +266,8 @@ def _report(writer: EventWriter, e: BaseException, kind: str | None = None) -> N
         if isinstance(e, SystemExit):
             detail = f"exit status {e.code}"
         message = _one_line(f"{exc_type}: {detail}" if detail else exc_type)
+    # The message is the one line users read; the job's log (stderr) keeps how it came about.
+    traceback.print_exception(e, file=sys.stderr)
     writer.error(kind=kind, message=message, exception_type=exc_type,
                  traceback="".join(traceback.format_exception(e)),
                  peak_cuda_memory_bytes=peak)

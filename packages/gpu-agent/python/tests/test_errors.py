@@ -89,6 +89,21 @@ def test_unknown_architecture_and_metric(tmp_path, digits_flat):
     assert "unknown metric 'acuracy'" in str(exc) and "accuracy" in str(exc)
 
 
+def test_pretrained_weights_that_cannot_be_downloaded(tmp_path, digits_flat, monkeypatch, capsys):
+    # An empty torch cache on a machine without network (this one): the download itself fails.
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    spec = {"vision": {"labels": {"csv": {"csvPath": "labels.csv", "imageDir": "imgs"}}, "epochs": 1,
+                       "arch": "resnet18", "pretrained": True, "imageSize": 16}}
+    exc = _fails(_job(tmp_path, spec, dataDir=str(digits_flat)), Exception)
+    capsys.readouterr()
+    err = _error_event(exc)
+    assert err["message"].startswith("the pretrained weights resnet18-") and "could not be downloaded" in err["message"]
+    assert "--no-pretrained" in err["message"] and "\n" not in err["message"]
+    # The whole story stays in the traceback, which the job's log (stderr) gets too.
+    assert "URLError" in err["traceback"] and "load_state_dict_from_url" in err["traceback"]
+    assert "load_state_dict_from_url" in capsys.readouterr().err
+
+
 def test_metric_names_in_snake_case():
     from fastai.learner import mk_metric
     metrics = tasks.resolve_metrics(["accuracy", "error_rate", "f1_score", "roc_auc", "rmse"], 10)

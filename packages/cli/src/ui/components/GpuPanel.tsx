@@ -1,6 +1,6 @@
 import type { StatsSample } from '@gpulink/sdk';
 import { Box, Text } from 'ink';
-import { formatBytes, formatPercent } from '../../commands/format.js';
+import { formatBytes, formatPercent } from '../../view/format.js';
 import { bar, sparkline } from './bars.js';
 
 /** History of samples per GPU uuid, for sparklines. */

@@ -1,7 +1,7 @@
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import { recordedEvents } from '../../test-utils/fixtures.js';
-import { emptyJobView, reduceJobView } from '../job-view.js';
+import { emptyJobView, reduceJobView } from '../../view/job-view.js';
 import { JobDetail } from './JobDetail.js';
 
 const viewAfter = (

@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
-import { formatBytes, formatDuration, formatNumber } from '../../commands/format.js';
-import { completedEpochs, type JobView } from '../job-view.js';
+import { formatBytes, formatDuration, formatNumber } from '../../view/format.js';
+import { completedEpochs, type JobView } from '../../view/job-view.js';
 import { bar, sparkline } from './bars.js';
 
 const STATE_COLOR: Record<string, string> = {

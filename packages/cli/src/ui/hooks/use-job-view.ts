@@ -1,6 +1,6 @@
 import type { AgentClient, Job } from '@gpulink/sdk';
 import { useEffect, useState } from 'react';
-import { emptyJobView, type JobView, reduceJobView } from '../job-view.js';
+import { emptyJobView, type JobView, reduceJobView } from '../../view/job-view.js';
 
 /**
  * Follows one job's events into a JobView. The SDK resumes the stream after a dropped connection

@@ -1,5 +1,5 @@
 // A leaf: what a command's failure is and which exit code it maps to. Imports nothing of the CLI, so
-// every module can throw it without an import cycle through context.ts.
+// every layer (config/, commands/, view/) can use it without an import pointing back up.
 
 /** Exit codes: what happened, for scripts. */
 export const EXIT = {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { recordedEvents } from '../test-utils/fixtures.js';
-import { emptyJobView, reduceJobView } from '../ui/job-view.js';
-import { describeEvent, exitCodeFor, summaryLines } from './follow.js';
+import { describeEvent, exitCodeFor, summaryLines } from './job-lines.js';
+import { emptyJobView, reduceJobView } from './job-view.js';
 
 describe('plain output of a recorded vision job', () => {
   const events = recordedEvents('vision-digits');
@@ -27,6 +27,15 @@ describe('plain output of a recorded vision job', () => {
     expect(summary[0]).toMatch(/succeeded after 2 epochs, accuracy \d+\.\d%/);
     expect(summary[1]).toContain(`gpulink pull ${view.jobId} export.pkl`);
     expect(exitCodeFor(view)).toBe(0);
+  });
+
+  it("says a failure in one line, not with the traceback the job's log holds", () => {
+    const events = recordedEvents('failed-script');
+    const error = events.find((e) => e.type === 'error');
+    if (error?.type !== 'error') throw new Error('the fixture has no error event');
+    expect(error.error.traceback).toContain('Traceback');
+    const line = describeEvent(error, events.reduce(reduceJobView, emptyJobView('')));
+    expect(line).toBe(`error [${error.error.kind}]: ${error.error.message}`);
   });
 
   it('gives a failed job the failed-job exit code', () => {
