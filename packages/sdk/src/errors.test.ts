@@ -13,6 +13,7 @@ import {
   toGpulinkError,
 } from './errors.js';
 import { isJobFailed, JobFailedError } from './job-failed-error.js';
+import { emptyJobSummary } from './job-summary.js';
 import type { JobSummary } from './types.js';
 
 function serviceError(code: number, details: string) {
@@ -24,19 +25,8 @@ function serviceError(code: number, details: string) {
 }
 
 const summary = (over: Partial<JobSummary>): JobSummary => ({
-  jobId: 'job_1',
+  ...emptyJobSummary('job_1'),
   state: 'failed',
-  stateReason: undefined,
-  attempt: 1,
-  startedAt: undefined,
-  finishedAt: undefined,
-  epochs: [],
-  artifacts: [],
-  lrFind: undefined,
-  interpretation: undefined,
-  predictions: undefined,
-  warnings: [],
-  error: undefined,
   lastSeq: 3,
   ...over,
 });

@@ -5,6 +5,7 @@ import { jobEvent, jobInfo, jobStateToProto } from './convert.js';
 import { GpulinkError, toGpulinkError } from './errors.js';
 import { JobFailedError } from './job-failed-error.js';
 import { type JobOptions, type JobTask, toJobSpec } from './job-spec.js';
+import { emptyJobSummary, foldJobEvent, isTerminalState } from './job-summary.js';
 import {
   backoffDelay,
   type CallContext,
@@ -18,7 +19,7 @@ import {
   unary,
   unaryWithRetry,
 } from './rpc.js';
-import { isTerminalState, type JobEvent, type JobInfo, type JobState, type JobSummary } from './types.js';
+import type { JobEvent, JobInfo, JobState, JobSummary } from './types.js';
 
 /**
  * Options of {@link Job.events}.
@@ -148,91 +149,6 @@ export interface JobsApi {
   cancel(jobId: string, options?: CancelOptions): Promise<JobInfo>;
   /** Continues an interrupted job; `FAILED_PRECONDITION` when it is not interrupted. */
   resume(jobId: string, options?: CallOptions): Promise<Job>;
-}
-
-/**
- * Folds a job's events into its summary; also the source of truth for what `wait()` resolves with.
- * @internal
- */
-export class JobSummaryBuilder {
-  private readonly summary: JobSummary;
-  private readonly artifacts = new Map<string, JobSummary['artifacts'][number]>();
-  private terminal = false;
-
-  constructor(jobId: string) {
-    this.summary = {
-      jobId,
-      state: 'queued',
-      stateReason: undefined,
-      attempt: 1,
-      startedAt: undefined,
-      finishedAt: undefined,
-      epochs: [],
-      artifacts: [],
-      lrFind: undefined,
-      interpretation: undefined,
-      predictions: undefined,
-      warnings: [],
-      error: undefined,
-      lastSeq: 0,
-    };
-  }
-
-  add(event: JobEvent): void {
-    const s = this.summary;
-    s.lastSeq = event.seq;
-    s.attempt = event.attempt;
-    switch (event.type) {
-      case 'state':
-        s.state = event.state;
-        s.stateReason = event.reason;
-        this.terminal = isTerminalState(event.state);
-        if (event.state === 'running') s.startedAt ??= event.time;
-        if (this.terminal) s.finishedAt = event.time;
-        else s.finishedAt = undefined;
-        if (event.state === 'queued' && event.previous === 'interrupted') s.error = undefined;
-        break;
-      case 'epochEnded': {
-        const { seq: _s, time: _t, jobId: _j, attempt: _a, type: _type, ...metrics } = event;
-        s.epochs.push(metrics);
-        break;
-      }
-      case 'artifact':
-        this.artifacts.set(event.artifact.name, event.artifact);
-        break;
-      case 'lrFind':
-        s.lrFind = { lrs: event.lrs, losses: event.losses, suggestions: event.suggestions };
-        break;
-      case 'interpretation':
-        s.interpretation = {
-          classes: event.classes,
-          confusionMatrix: event.confusionMatrix,
-          mostConfused: event.mostConfused,
-        };
-        break;
-      case 'predictions':
-        // A large predict job reports its predictions over several events, in input order.
-        s.predictions = [...(s.predictions ?? []), ...event.predictions];
-        break;
-      case 'warning':
-        s.warnings.push({ code: event.code, message: event.message });
-        break;
-      case 'error':
-        s.error = event.error;
-        break;
-      default:
-        break;
-    }
-  }
-
-  /** True once the job reached a state it does not leave by itself. */
-  get finished(): boolean {
-    return this.terminal;
-  }
-
-  result(): JobSummary {
-    return { ...this.summary, artifacts: [...this.artifacts.values()], epochs: [...this.summary.epochs] };
-  }
 }
 
 /**
@@ -381,13 +297,12 @@ class JobHandle implements Job {
 
   async wait(options: WaitOptions = {}): Promise<JobSummary> {
     const { onEvent, ...rest } = options;
-    const builder = new JobSummaryBuilder(this.id);
+    let summary = emptyJobSummary(this.id);
     for await (const event of watchJobEvents(this.ctx, this.client, this.id, { ...rest, afterSeq: 0 })) {
-      builder.add(event);
+      summary = foldJobEvent(summary, event);
       onEvent?.(event);
     }
-    const summary = builder.result();
-    if (!builder.finished) {
+    if (!isTerminalState(summary.state)) {
       throw new GpulinkError(
         'INTERNAL',
         `job ${this.id}'s event stream ended in state '${summary.state}' before the job finished`,

@@ -23,20 +23,6 @@ export type JobState =
   | 'interrupted';
 
 /**
- * True for the states a job does not leave by itself.
- *
- * @example
- * ```ts
- * import { isTerminalState } from '@gpulink/sdk';
- * const info = await job.refresh();
- * if (isTerminalState(info.state)) console.log('finished');
- * ```
- */
-export function isTerminalState(state: JobState): boolean {
-  return state === 'succeeded' || state === 'failed' || state === 'cancelled' || state === 'interrupted';
-}
-
-/**
  * A GPU the agent can schedule jobs on.
  *
  * @example
@@ -687,9 +673,9 @@ export interface JobInfo {
   stateReason: string | undefined;
   /** When it was accepted. */
   createdAt: Date | undefined;
-  /** When its current attempt's worker started. */
+  /** When its current attempt's worker started (its `'starting'` event); a resume sets it again. */
   startedAt: Date | undefined;
-  /** When it reached a terminal state. */
+  /** When it reached a terminal state; cleared when an interrupted job is queued to resume. */
   finishedAt: Date | undefined;
   /** Where it runs: "cpu" or "cuda:0" (empty while unassigned). */
   device: string;
@@ -701,7 +687,10 @@ export interface JobInfo {
   attempt: number;
   /** Epochs completed, counting every fit. */
   completedEpochs: number;
-  /** Epochs planned, counting every fit (0 until known). */
+  /**
+   * Epochs planned, counting every fit (0 until known): each `'fitStarted'` raises it to the epochs
+   * completed so far plus those the fit has left; fine_tune's second fit raises it when it starts.
+   */
   totalEpochs: number;
   /** The latest losses and metrics. */
   lastEpoch: EpochMetrics | undefined;
@@ -712,7 +701,8 @@ export interface JobInfo {
 }
 
 /**
- * What a finished job did, gathered from its whole event log by {@link Job.wait}.
+ * What a job did, folded from its event log by {@link foldJobEvent}; {@link Job.wait} resolves with it
+ * once the job finished. The fields it shares with {@link JobInfo} mean the same.
  *
  * @example
  * ```ts
@@ -723,19 +713,23 @@ export interface JobInfo {
 export interface JobSummary {
   /** The job's id. */
   jobId: string;
-  /** Its terminal state. */
+  /** Where it is in its life; its terminal state once it finished. */
   state: JobState;
-  /** Why it ended that way, in words, when the agent said. */
+  /** Why it is in that state, in words, when the agent said. */
   stateReason: string | undefined;
   /** The attempt that ended. */
   attempt: number;
-  /** When it first started running. */
+  /** As {@link JobInfo.startedAt}: when the last attempt's worker started. */
   startedAt: Date | undefined;
-  /** When it reached its terminal state. */
+  /** As {@link JobInfo.finishedAt}: when it reached its terminal state. */
   finishedAt: Date | undefined;
+  /** As {@link JobInfo.completedEpochs}: epochs completed, counting every fit. */
+  completedEpochs: number;
+  /** As {@link JobInfo.totalEpochs}: epochs planned, counting every fit (0 until known). */
+  totalEpochs: number;
   /** Every finished epoch of every fit and attempt, in order. */
   epochs: EpochMetrics[];
-  /** Every artifact it wrote (a rewritten name keeps its newest version). */
+  /** Every artifact it wrote (a rewritten name keeps its newest version, moved last). */
   artifacts: ArtifactInfo[];
   /** The learning-rate finder's result, for lrFind jobs (or training with `lr: 'find'`). */
   lrFind: LrFindResult | undefined;

@@ -55,7 +55,7 @@ export function describeEvent(event: JobEvent, view: JobView): string | undefine
       return `fit ${event.fitIndex + 1}: ${plural(event.epochs, 'epoch')}, ${event.trainBatches} training batches, ${event.trainItems} training / ${event.validItems} validation items`;
     case 'epochEnded': {
       const metrics = Object.entries(event.metrics).map(([k, v]) => `${k} ${formatNumber(v)}`);
-      const total = view.plannedEpochs ? `/${view.plannedEpochs}` : '';
+      const total = view.totalEpochs ? `/${view.totalEpochs}` : '';
       return [
         `epoch ${event.completedEpochs}${total}`,
         `train_loss ${formatNumber(event.trainLoss)}`,
@@ -101,14 +101,14 @@ export function summaryLines(view: JobView): string[] {
   const valley = view.lrFind?.suggestions.find((x) => x.method === 'valley') ?? view.lrFind?.suggestions[0];
   lines.push(
     view.lrFind && !last
-      ? `job ${view.jobId} ${view.state ?? 'unknown'}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatNumber(valley.lr)}` : ''}`
-      : `job ${view.jobId} ${view.state ?? 'unknown'} after ${plural(last?.completedEpochs ?? 0, 'epoch')}${headline}`,
+      ? `job ${view.jobId} ${view.state}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatNumber(valley.lr)}` : ''}`
+      : `job ${view.jobId} ${view.state} after ${plural(last?.completedEpochs ?? 0, 'epoch')}${headline}`,
   );
   const model = view.artifacts.find((a) => a.kind === 'model');
   if (model)
     lines.push(
       `model: ${model.name} (${formatBytes(model.sizeBytes)}) — download with: gpulink pull ${view.jobId} ${model.name}`,
     );
-  if (view.failure) lines.push(`failed: ${view.failure.message}`);
+  if (view.error) lines.push(`failed: ${view.error.message}`);
   return lines;
 }

@@ -1,9 +1,8 @@
 import { readdir, readFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
+import { applyJobEvent, type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
 import { writeFileAtomic } from '../state/state-dir.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
-import { applyEvent } from './job-state.js';
 
 /** What job.json holds: what the log cannot tell. Everything else is derived from events.ndjson. */
 export interface JobRecord {
@@ -71,7 +70,7 @@ export class JobStore {
           createdAt: new Date(stored.createdAt),
         };
         const job = newJobSummary(record);
-        for (const event of await this.readEvents(id, 0)) applyEvent(job, event);
+        for (const event of await this.readEvents(id, 0)) applyJobEvent(job, event);
         out.push({ record, job });
       } catch (error) {
         onProblem(`skipping job folder ${id}: ${(error as Error).message}`);

@@ -1,5 +1,4 @@
-import { JobEvent } from '@gpulink/proto';
-import { isTerminal } from './job-state.js';
+import { isTerminalJobState, JobEvent } from '@gpulink/proto';
 import type { LiveJob } from './live-job.js';
 
 /**
@@ -41,7 +40,7 @@ export async function watchJob(
       if (signal.aborted) return;
     }
     const last = events[durable() - 1];
-    const ended = last?.kind?.$case === 'stateChanged' && isTerminal(last.kind.value.state);
+    const ended = last?.kind?.$case === 'stateChanged' && isTerminalJobState(last.kind.value.state);
     if (ended || replayOnly) return;
     if (live.logFailure) throw live.logFailureStatus();
     await live.changed(signal);
