@@ -8,7 +8,7 @@
  * ```ts
  * import { connect } from '@gpulink/sdk';
  * await using agent = await connect(process.env.GPULINK_URL);
- * const job = await agent.train.vision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
+ * const job = await agent.trainVision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
  * for await (const e of job.events()) if (e.type === 'epochEnded') console.log(e.metrics);
  * ```
  *
@@ -21,7 +21,6 @@ export {
   type ConnectOptions,
   connect,
   type StatsOptions,
-  type TrainApi,
 } from './client.js';
 export type {
   DatasetsApi,
@@ -34,18 +33,7 @@ export {
   GpulinkError,
   type GpulinkErrorOptions,
   hasStatus,
-  isCancelled,
-  isDataLoss,
-  isDeadlineExceeded,
-  isFailedPrecondition,
   isGpulinkError,
-  isInvalidArgument,
-  isNotFound,
-  isPermissionDenied,
-  isResourceExhausted,
-  isUnauthenticated,
-  isUnavailable,
-  isUnimplemented,
   type StatusName,
   statusName,
 } from './errors.js';

@@ -76,7 +76,7 @@ export interface CancelOptions extends CallOptions {
  *
  * @example
  * ```ts
- * const job = await agent.train.vision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
+ * const job = await agent.trainVision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
  * for await (const e of job.events()) {
  *   if (e.type === 'epochEnded') console.log(`epoch ${e.epoch}: ${e.metrics.accuracy}`);
  * }

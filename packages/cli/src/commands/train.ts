@@ -96,7 +96,7 @@ export function registerTrain(program: Command): void {
       ) => {
         const g = { ...cmd.optsWithGlobals(), ...o } as typeof o;
         process.exitCode = await withAgent(g, async (agent) => {
-          const job = await agent.train.vision({
+          const job = await agent.trainVision({
             ...jobOptions(g),
             data: await resolveDataArg(agent, data, outputMode(g)),
             labels: labelsArg(g.labels),
@@ -147,7 +147,7 @@ export function registerTrain(program: Command): void {
         const { dirname, basename } = await import('node:path');
         process.exitCode = await withAgent(g, async (agent) => {
           const data = await resolveDataArg(agent, dirname(csv), outputMode(g));
-          const job = await agent.train.tabular({
+          const job = await agent.trainTabular({
             ...jobOptions(g),
             data,
             csvPath: basename(csv),
