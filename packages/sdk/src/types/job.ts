@@ -4,13 +4,14 @@ import type { EpochMetrics, Interpretation, JobFailure, LrFindResult, Prediction
 import type { ArtifactInfo } from './stored-files.js';
 
 /**
- * Where a job is in its life. `'succeeded'`, `'failed'`, `'cancelled'` and `'interrupted'` are terminal;
- * an interrupted job (the agent stopped while it ran) can be resumed.
+ * Where a job is in its life. {@link isTerminalState} says which states a job does not leave by
+ * itself; an interrupted job (the agent stopped while it ran) can be resumed.
  *
  * @example
  * ```ts
  * import type { JobState } from '@gpulink/sdk';
- * const done: JobState[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
+ * const waiting: JobState[] = ['queued', 'starting'];
+ * const queue = await agent.jobs.list({ states: waiting });
  * ```
  */
 export type JobState =
