@@ -5,6 +5,7 @@ import { type AgentUrl, formatAgentUrl, grpcTarget, parseAgentUrl } from './agen
 import { agentInfo, environmentReport, statsSample } from './convert.js';
 import { createDatasetsApi, type DatasetsApi } from './datasets.js';
 import { GpulinkError, toGpulinkError } from './errors.js';
+import { isResumable } from './job-events.js';
 import {
   type LrFindOptions,
   type PredictOptions,
@@ -13,7 +14,7 @@ import {
   type TabularTrainingOptions,
   type VisionTrainingOptions,
 } from './job-spec.js';
-import { createJobsApi, isResumable, type Job, type JobClients, type JobsApi, submitJob } from './jobs.js';
+import { createJobsApi, type Job, type JobClients, type JobsApi, submitJob } from './jobs.js';
 import {
   backoffDelay,
   type CallContext,

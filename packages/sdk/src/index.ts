@@ -37,6 +37,7 @@ export {
   type StatusName,
   statusName,
 } from './errors.js';
+export type { JobEventsOptions } from './job-events.js';
 export { isJobFailed, JobFailedError } from './job-failed-error.js';
 export type {
   CsvLabels,
@@ -62,14 +63,7 @@ export type {
   VisionTrainingOptions,
 } from './job-spec.js';
 export { emptyJobSummary, foldJobEvent, isTerminalState } from './job-summary.js';
-export type {
-  CancelOptions,
-  Job,
-  JobEventsOptions,
-  JobsApi,
-  ListJobsOptions,
-  WaitOptions,
-} from './jobs.js';
+export type { CancelOptions, Job, JobsApi, ListJobsOptions, WaitOptions } from './jobs.js';
 export {
   type AttachOptions,
   type AttachResult,
