@@ -2,21 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { DataServiceClient, JobServiceClient } from '@gpulink/proto';
 import { type ArtifactsApi, createArtifactsApi } from './artifacts.js';
 import { jobInfo, jobStateToProto } from './convert.js';
-import { GpulinkError, toGpulinkError } from './errors.js';
+import { GpulinkError } from './errors.js';
 import { type JobEventsOptions, watchJobEvents } from './job-events.js';
 import { JobFailedError } from './job-failed-error.js';
 import { type JobOptions, type JobTask, toJobSpec } from './job-spec.js';
 import { emptyJobSummary, foldJobEvent, isTerminalState } from './job-summary.js';
 import {
-  backoffDelay,
   type CallContext,
   type CallOptions,
-  defaultRetry,
   limitsOf,
-  type OperationLimits,
   type RetryPolicy,
-  serverStream,
-  sleep,
   unary,
   unaryWithRetry,
 } from './rpc.js';
