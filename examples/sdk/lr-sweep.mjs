@@ -10,7 +10,7 @@ try {
   const lrs = rates.length ? rates.map(Number) : [1e-3, 3e-3, 1e-2];
   const jobs = await Promise.all(
     lrs.map((lr) =>
-      agent.train.vision({
+      agent.trainVision({
         name: `sweep-lr-${lr}`,
         tags: ['lr-sweep'],
         data: { datasetId },

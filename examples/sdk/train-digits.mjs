@@ -11,7 +11,7 @@ try {
   const { dataset, sentBytes } = await agent.datasets.upload(dir, { name: 'digits' });
   console.log(`dataset ${dataset.id}: ${dataset.fileCount} files, ${sentBytes} bytes sent`);
 
-  const job = await agent.train.vision({
+  const job = await agent.trainVision({
     data: { datasetId: dataset.id },
     labels: { folder: { trainDir: 'train' } },
     arch: 'resnet18',

@@ -29,7 +29,7 @@ function imagesPerSecond(trainItems, epochSeconds) {
 }
 
 async function fitThroughAgent(agent, datasetId, fit, fp16) {
-  const job = await agent.train.vision({
+  const job = await agent.trainVision({
     name: `gpu-check fit fp16=${fp16}`,
     data: { datasetId },
     labels: { folder: { trainDir: 'train' } },

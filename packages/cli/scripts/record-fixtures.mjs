@@ -42,7 +42,7 @@ try {
     fitMethod: 'fit_one_cycle',
     lr: 0.01,
   };
-  await record('vision-digits', () => client.train.vision({ ...vision, name: 'digits' }));
+  await record('vision-digits', () => client.trainVision({ ...vision, name: 'digits' }));
   await record('lr-find', () => client.lrFind({ vision: { ...vision }, iterations: 40 }));
   const ws = join(data, 'ws');
   await mkdir(ws, { recursive: true });

@@ -73,7 +73,7 @@ describe.skipIf(!bore)('gpulink:// through a bore relay', () => {
     const viaCounter = agent.url.replace(`:${relayPort}?`, `:${counter.port}?`);
     await using client = await connect(viaCounter);
     const { dataset } = await client.datasets.upload(join(dir, 'digits'), { hashCache: false });
-    const job = await client.train.vision(smallDigitsJob(dataset.id, { epochs: 2 }));
+    const job = await client.trainVision(smallDigitsJob(dataset.id, { epochs: 2 }));
     const events: JobEvent[] = [];
     let killedAt: number | undefined;
     let connectionsBefore = 0;

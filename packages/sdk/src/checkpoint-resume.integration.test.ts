@@ -36,7 +36,7 @@ describe('a checkpointed job whose agent is killed after epoch 2 of 4', () => {
     {
       await using client = await connect(agent.url);
       const { dataset } = await client.datasets.upload(join(dir, 'digits'), { hashCache: false });
-      const job = await client.train.vision(smallDigitsJob(dataset.id, { epochs: 4, checkpoint: true }));
+      const job = await client.trainVision(smallDigitsJob(dataset.id, { epochs: 4, checkpoint: true }));
       jobId = job.id;
       let epoch2 = false;
       let checkpoint2 = false;

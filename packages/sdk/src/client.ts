@@ -5,6 +5,7 @@ import { type AgentUrl, formatAgentUrl, grpcTarget, parseAgentUrl } from './agen
 import { agentInfo, environmentReport, statsSample } from './convert.js';
 import { createDatasetsApi, type DatasetsApi } from './datasets.js';
 import { GpulinkError, toGpulinkError } from './errors.js';
+import { isResumable } from './job-events.js';
 import {
   type LrFindOptions,
   type PredictOptions,
@@ -13,7 +14,7 @@ import {
   type TabularTrainingOptions,
   type VisionTrainingOptions,
 } from './job-spec.js';
-import { createJobsApi, isResumable, type Job, type JobClients, type JobsApi, submitJob } from './jobs.js';
+import { createJobsApi, type Job, type JobClients, type JobsApi, submitJob } from './jobs.js';
 import {
   backoffDelay,
   type CallContext,
@@ -69,27 +70,14 @@ export interface StatsOptions extends CallOptions {
 }
 
 /**
- * `agent.train`: training tasks.
- *
- * @example
- * ```ts
- * const job = await agent.train.tabular({ data: { datasetId }, csvPath: 'adult.csv', target: 'salary' });
- * ```
- */
-export interface TrainApi {
-  /** Trains an image classifier with fastai's `vision_learner`. */
-  vision(options: VisionTrainingOptions, callOptions?: CallOptions): Promise<Job>;
-  /** Trains a model on a CSV table with fastai's `tabular_learner`. */
-  tabular(options: TabularTrainingOptions, callOptions?: CallOptions): Promise<Job>;
-}
-
-/**
  * A connection to one gpulink agent, from {@link connect}. Close it when done (`await using` does).
+ * Each task that submits a job is a verb on the client (`trainVision`, `trainTabular`, `lrFind`,
+ * `runScript`, `predict`), resolving with its {@link Job}; `jobs` and `datasets` hold what exists.
  *
  * @example
  * ```ts
  * await using agent = await connect();
- * const job = await agent.train.vision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
+ * const job = await agent.trainVision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
  * console.log((await job.wait()).epochs.at(-1)?.metrics);
  * ```
  */
@@ -107,8 +95,24 @@ export interface AgentClient extends AsyncDisposable {
    * after a dropped connection.
    */
   stats(options?: StatsOptions): AsyncIterable<StatsSample>;
-  /** Training tasks. */
-  readonly train: TrainApi;
+  /**
+   * Trains an image classifier with fastai's `vision_learner`.
+   *
+   * @example
+   * ```ts
+   * const job = await agent.trainVision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
+   * ```
+   */
+  trainVision(options: VisionTrainingOptions, callOptions?: CallOptions): Promise<Job>;
+  /**
+   * Trains a model on a CSV table with fastai's `tabular_learner`.
+   *
+   * @example
+   * ```ts
+   * const job = await agent.trainTabular({ data: { datasetId }, csvPath: 'adult.csv', target: 'salary' });
+   * ```
+   */
+  trainTabular(options: TabularTrainingOptions, callOptions?: CallOptions): Promise<Job>;
   /** Runs fastai's learning-rate finder on a vision or tabular setup. */
   lrFind(options: LrFindOptions, callOptions?: CallOptions): Promise<Job>;
   /** Runs your own fastai script from an uploaded workspace. */
@@ -155,12 +159,12 @@ function channelOptions(options: ConnectOptions): ChannelOptions {
  *
  * @example
  * ```ts
- * import { connect, isUnauthenticated } from '@gpulink/sdk';
+ * import { connect, hasStatus } from '@gpulink/sdk';
  * try {
  *   await using agent = await connect('gpulink://s3cret@127.0.0.1:7860');
  *   console.log(agent.info.gpus.map((g) => g.name));
  * } catch (e) {
- *   if (isUnauthenticated(e)) console.error('wrong token');
+ *   if (hasStatus(e, 'UNAUTHENTICATED')) console.error('wrong token');
  *   else throw e;
  * }
  * ```
@@ -192,7 +196,6 @@ export async function connect(url?: string | AgentUrl, options: ConnectOptions =
 }
 
 class Client implements AgentClient {
-  readonly train: TrainApi;
   readonly jobs: JobsApi;
   readonly datasets: DatasetsApi;
   readonly displayUrl: string;
@@ -239,16 +242,6 @@ class Client implements AgentClient {
     this.clients = { ctx: this.ctx, jobs: this.jobClient, data: this.dataClient };
     this.jobs = createJobsApi(this.clients);
     this.datasets = createDatasetsApi(this.ctx, this.dataClient);
-    this.train = {
-      vision: (o, c) => {
-        const { task, job } = splitJobOptions(o);
-        return submitJob(this.clients, { type: 'vision', ...task }, job, c);
-      },
-      tabular: (o, c) => {
-        const { task, job } = splitJobOptions(o);
-        return submitJob(this.clients, { type: 'tabular', ...task }, job, c);
-      },
-    };
   }
 
   get info(): AgentInfo {
@@ -321,6 +314,16 @@ class Client implements AgentClient {
         await sleep(backoffDelay(failures, policy), limits, method);
       }
     }
+  }
+
+  trainVision(options: VisionTrainingOptions, callOptions?: CallOptions): Promise<Job> {
+    const { task, job } = splitJobOptions(options);
+    return submitJob(this.clients, { type: 'vision', ...task }, job, callOptions);
+  }
+
+  trainTabular(options: TabularTrainingOptions, callOptions?: CallOptions): Promise<Job> {
+    const { task, job } = splitJobOptions(options);
+    return submitJob(this.clients, { type: 'tabular', ...task }, job, callOptions);
   }
 
   lrFind(options: LrFindOptions, callOptions?: CallOptions): Promise<Job> {

@@ -2,7 +2,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from './client.js';
-import { GpulinkError, isUnauthenticated, isUnavailable } from './errors.js';
+import { GpulinkError, hasStatus } from './errors.js';
 import { startTestAgent, type TestAgent } from './test-utils/real-agent.js';
 
 let agent: TestAgent;
@@ -38,7 +38,7 @@ describe('connect()', () => {
     const wrong = agent.url.replace(agent.token, `${agent.token}x`);
     const error = await connect(wrong).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GpulinkError);
-    expect(isUnauthenticated(error)).toBe(true);
+    expect(hasStatus(error, 'UNAUTHENTICATED')).toBe(true);
     const e = error as GpulinkError;
     expect(e.message).toMatch(/^UNAUTHENTICATED: wrong token/);
     expect(e.message).toContain(`the agent at 127.0.0.1:${agent.port} refused the token in the agent URL`);
@@ -51,7 +51,7 @@ describe('connect()', () => {
     const error = await connect(`gpulink://t@127.0.0.1:${port}`, { timeoutMs: 5000 }).catch(
       (e: unknown) => e,
     );
-    expect(isUnavailable(error)).toBe(true);
+    expect(hasStatus(error, 'UNAVAILABLE')).toBe(true);
     expect((error as Error).message).toContain(`cannot reach the agent at 127.0.0.1:${port}`);
     // The cause in a sentence, without grpc-js's framing around it.
     expect((error as Error).message).toBe(

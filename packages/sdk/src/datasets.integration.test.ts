@@ -4,7 +4,7 @@ import { startTcpProxy, type TcpProxy } from '@gpulink/gpu-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from './client.js';
 import type { UploadProgress } from './datasets.js';
-import { GpulinkError, isNotFound } from './errors.js';
+import { GpulinkError, hasStatus } from './errors.js';
 import { startTestAgent, type TestAgent, tempDir, uniqueBytes, writeFiles } from './test-utils/real-agent.js';
 
 const MiB = 1024 * 1024;
@@ -196,7 +196,7 @@ describe('datasets.upload()', () => {
     await client.datasets.delete(dataset.id);
     expect((await client.datasets.list()).map((d) => d.id)).not.toContain(dataset.id);
     const again = await client.datasets.delete(dataset.id).catch((e: unknown) => e);
-    expect(isNotFound(again)).toBe(true);
+    expect(hasStatus(again, 'NOT_FOUND')).toBe(true);
     expect((again as GpulinkError).method).toBe('DataService.DeleteDataset');
   });
 });

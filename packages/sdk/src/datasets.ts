@@ -138,7 +138,7 @@ export interface ListDatasetsOptions {
  * @example
  * ```ts
  * const { dataset } = await agent.datasets.upload('./digits', { name: 'digits' });
- * const job = await agent.train.vision({ data: { datasetId: dataset.id } });
+ * const job = await agent.trainVision({ data: { datasetId: dataset.id } });
  * ```
  */
 export interface DatasetsApi {

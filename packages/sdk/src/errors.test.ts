@@ -1,18 +1,8 @@
 import { Metadata, status } from '@grpc/grpc-js';
 import { describe, expect, it, vi } from 'vitest';
-import {
-  GpulinkError,
-  hasStatus,
-  isCancelled,
-  isDataLoss,
-  isInvalidArgument,
-  isNotFound,
-  isUnauthenticated,
-  isUnavailable,
-  statusName,
-  toGpulinkError,
-} from './errors.js';
+import { GpulinkError, hasStatus, statusName, toGpulinkError } from './errors.js';
 import { isJobFailed, JobFailedError } from './job-failed-error.js';
+import { emptyJobSummary } from './job-summary.js';
 import type { JobSummary } from './types.js';
 
 function serviceError(code: number, details: string) {
@@ -24,19 +14,8 @@ function serviceError(code: number, details: string) {
 }
 
 const summary = (over: Partial<JobSummary>): JobSummary => ({
-  jobId: 'job_1',
+  ...emptyJobSummary('job_1'),
   state: 'failed',
-  stateReason: undefined,
-  attempt: 1,
-  startedAt: undefined,
-  finishedAt: undefined,
-  epochs: [],
-  artifacts: [],
-  lrFind: undefined,
-  interpretation: undefined,
-  predictions: undefined,
-  warnings: [],
-  error: undefined,
   lastSeq: 3,
   ...over,
 });
@@ -53,8 +32,8 @@ describe('GpulinkError', () => {
     expect(e.method).toBe('AgentService.GetInfo');
     expect(e.cause).toBe(raw);
     expect(e.name).toBe('GpulinkError');
-    expect(isUnauthenticated(e)).toBe(true);
-    expect(isNotFound(e)).toBe(false);
+    expect(hasStatus(e, 'UNAUTHENTICATED')).toBe(true);
+    expect(hasStatus(e, 'NOT_FOUND')).toBe(false);
   });
 
   it('names every gRPC status code', () => {
@@ -75,17 +54,16 @@ describe('GpulinkError', () => {
   it('returns a GpulinkError unchanged', () => {
     const e = new GpulinkError('DATA_LOSS', 'bad');
     expect(toGpulinkError(e, 'X.Y')).toBe(e);
-    expect(isDataLoss(e)).toBe(true);
+    expect(hasStatus(e, 'DATA_LOSS')).toBe(true);
   });
 
-  it('guards match only their own code, and only GpulinkErrors', () => {
+  it('hasStatus matches only its own code, and only GpulinkErrors', () => {
     const e = new GpulinkError('UNAVAILABLE', 'down');
-    expect(isUnavailable(e)).toBe(true);
-    expect(isInvalidArgument(e)).toBe(false);
-    expect(isCancelled(e)).toBe(false);
     expect(hasStatus(e, 'UNAVAILABLE')).toBe(true);
-    expect(isUnavailable(Object.assign(new Error('x'), { code: 'UNAVAILABLE' }))).toBe(false);
-    expect(isUnavailable(undefined)).toBe(false);
+    expect(hasStatus(e, 'INVALID_ARGUMENT')).toBe(false);
+    expect(hasStatus(e, 'CANCELLED')).toBe(false);
+    expect(hasStatus(Object.assign(new Error('x'), { code: 'UNAVAILABLE' }), 'UNAVAILABLE')).toBe(false);
+    expect(hasStatus(undefined, 'UNAVAILABLE')).toBe(false);
   });
 
   it('keeps instanceof working across two copies of the package', async () => {
@@ -96,7 +74,7 @@ describe('GpulinkError', () => {
     expect(copy.GpulinkError).not.toBe(GpulinkError);
     const fromCopy = new copy.GpulinkError('NOT_FOUND', 'no job');
     expect(fromCopy).toBeInstanceOf(GpulinkError);
-    expect(isNotFound(fromCopy)).toBe(true);
+    expect(hasStatus(fromCopy, 'NOT_FOUND')).toBe(true);
     expect(new GpulinkError('NOT_FOUND', 'x')).toBeInstanceOf(copy.GpulinkError);
     const jobSpecifier = './job-failed-error.js?copy';
     const jobCopy = (await import(/* @vite-ignore */ jobSpecifier)) as typeof import('./job-failed-error.js');

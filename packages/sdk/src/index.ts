@@ -8,7 +8,7 @@
  * ```ts
  * import { connect } from '@gpulink/sdk';
  * await using agent = await connect(process.env.GPULINK_URL);
- * const job = await agent.train.vision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
+ * const job = await agent.trainVision({ data: { fastaiUrl: 'MNIST_SAMPLE' }, epochs: 1 });
  * for await (const e of job.events()) if (e.type === 'epochEnded') console.log(e.metrics);
  * ```
  *
@@ -21,7 +21,6 @@ export {
   type ConnectOptions,
   connect,
   type StatsOptions,
-  type TrainApi,
 } from './client.js';
 export type {
   DatasetsApi,
@@ -34,21 +33,11 @@ export {
   GpulinkError,
   type GpulinkErrorOptions,
   hasStatus,
-  isCancelled,
-  isDataLoss,
-  isDeadlineExceeded,
-  isFailedPrecondition,
   isGpulinkError,
-  isInvalidArgument,
-  isNotFound,
-  isPermissionDenied,
-  isResourceExhausted,
-  isUnauthenticated,
-  isUnavailable,
-  isUnimplemented,
   type StatusName,
   statusName,
 } from './errors.js';
+export type { JobEventsOptions } from './job-events.js';
 export { isJobFailed, JobFailedError } from './job-failed-error.js';
 export type {
   CsvLabels,
@@ -73,14 +62,8 @@ export type {
   VisionTaskOptions,
   VisionTrainingOptions,
 } from './job-spec.js';
-export type {
-  CancelOptions,
-  Job,
-  JobEventsOptions,
-  JobsApi,
-  ListJobsOptions,
-  WaitOptions,
-} from './jobs.js';
+export { emptyJobSummary, foldJobEvent, isTerminalState } from './job-summary.js';
+export type { CancelOptions, Job, JobsApi, ListJobsOptions, WaitOptions } from './jobs.js';
 export {
   type AttachOptions,
   type AttachResult,
@@ -91,35 +74,34 @@ export {
 } from './jupyter/attach.js';
 export { type JupyterAuth, type JupyterServer, parseJupyterUrl } from './jupyter/jupyter-server.js';
 export type { CallOptions, RetryPolicy } from './rpc.js';
-export {
-  type AgentInfo,
-  type ArtifactInfo,
-  type CheckStatus,
-  type ConfusedPair,
-  type CudaMemory,
-  type DatasetInfo,
-  type EnvironmentCheck,
-  type EnvironmentReport,
-  type EpochMetrics,
-  type GpuDevice,
-  type GpuStats,
-  type HostStats,
-  type Interpretation,
-  isTerminalState,
-  type JobEvent,
-  type JobEventBase,
-  type JobEventOf,
-  type JobEventType,
-  type JobFailure,
-  type JobFailureKind,
-  type JobInfo,
-  type JobState,
-  type JobSummary,
-  type LogLine,
-  type LogStream,
-  type LrFindResult,
-  type LrSuggestion,
-  type Prediction,
-  type ProcessStats,
-  type StatsSample,
+export type {
+  AgentInfo,
+  ArtifactInfo,
+  CheckStatus,
+  ConfusedPair,
+  CudaMemory,
+  DatasetInfo,
+  EnvironmentCheck,
+  EnvironmentReport,
+  EpochMetrics,
+  GpuDevice,
+  GpuStats,
+  HostStats,
+  Interpretation,
+  JobEvent,
+  JobEventBase,
+  JobEventOf,
+  JobEventType,
+  JobFailure,
+  JobFailureKind,
+  JobInfo,
+  JobState,
+  JobSummary,
+  LogLine,
+  LogStream,
+  LrFindResult,
+  LrSuggestion,
+  Prediction,
+  ProcessStats,
+  StatsSample,
 } from './types.js';

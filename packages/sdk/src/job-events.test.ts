@@ -2,13 +2,14 @@
 // of the agent that only replays an in-memory log) and a TCP proxy that cuts the connection.
 
 import { startTcpProxy, type TcpProxy } from '@gpulink/gpu-agent/testing';
-import { JobState } from '@gpulink/proto';
+import { applyJobEvent, JobState, Job as ProtoJob } from '@gpulink/proto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AgentClient, connect } from './client.js';
+import { jobInfo } from './convert.js';
 import { GpulinkError } from './errors.js';
 import { JobFailedError } from './job-failed-error.js';
 import { makeJobLog, startWatchJobDouble, type WatchJobDouble } from './test-utils/watch-job-double.js';
-import type { JobEvent } from './types.js';
+import type { JobEvent, JobInfo, JobSummary } from './types.js';
 
 const jobId = 'job_double';
 const fast = { initialDelayMs: 5, maxDelayMs: 20 };
@@ -227,7 +228,7 @@ describe('job.wait()', () => {
 });
 
 describe('a job interrupted and resumed on the same log', () => {
-  /** queued, running, interrupted (attempt 1); queued, running, an epoch, succeeded (attempt 2). */
+  /** queued, starting, running, interrupted (attempt 1); queued, starting, running, an epoch, succeeded (attempt 2). */
   function resumedLog() {
     const state = (seq: number, attempt: number, state: JobState, previous: JobState) => ({
       seq,
@@ -238,13 +239,15 @@ describe('a job interrupted and resumed on the same log', () => {
     });
     return [
       state(1, 1, JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_UNSPECIFIED),
-      state(2, 1, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_QUEUED),
-      state(3, 1, JobState.JOB_STATE_INTERRUPTED, JobState.JOB_STATE_RUNNING),
-      state(4, 2, JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_INTERRUPTED),
-      state(5, 2, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_QUEUED),
+      state(2, 1, JobState.JOB_STATE_STARTING, JobState.JOB_STATE_QUEUED),
+      state(3, 1, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_STARTING),
+      state(4, 1, JobState.JOB_STATE_INTERRUPTED, JobState.JOB_STATE_RUNNING),
+      state(5, 2, JobState.JOB_STATE_QUEUED, JobState.JOB_STATE_INTERRUPTED),
+      state(6, 2, JobState.JOB_STATE_STARTING, JobState.JOB_STATE_QUEUED),
+      state(7, 2, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_STARTING),
       {
-        seq: 6,
-        time: new Date(6_000),
+        seq: 8,
+        time: new Date(8_000),
         jobId,
         attempt: 2,
         kind: {
@@ -262,7 +265,7 @@ describe('a job interrupted and resumed on the same log', () => {
           },
         },
       },
-      state(7, 2, JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_RUNNING),
+      state(9, 2, JobState.JOB_STATE_SUCCEEDED, JobState.JOB_STATE_RUNNING),
     ];
   }
 
@@ -273,9 +276,11 @@ describe('a job interrupted and resumed on the same log', () => {
     const events = await collect(job.events());
     expect(events.map((e) => (e.type === 'state' ? e.state : e.type))).toEqual([
       'queued',
+      'starting',
       'running',
       'interrupted',
       'queued',
+      'starting',
       'running',
       'epochEnded',
       'succeeded',
@@ -286,9 +291,28 @@ describe('a job interrupted and resumed on the same log', () => {
     double = await startWatchJobDouble({ events: resumedLog() });
     agent = await connect(double.url());
     const summary = await (await agent.jobs.get(jobId)).wait();
-    expect(summary).toMatchObject({ state: 'succeeded', attempt: 2, lastSeq: 7, error: undefined });
-    expect(summary.startedAt).toEqual(new Date(2_000));
-    expect(summary.finishedAt).toEqual(new Date(7_000));
+    expect(summary).toMatchObject({ state: 'succeeded', attempt: 2, lastSeq: 9, error: undefined });
+    // startedAt is when the last attempt's worker started, as on JobInfo (job.proto, Job.started_at).
+    expect(summary.startedAt).toEqual(new Date(6_000));
+    expect(summary.finishedAt).toEqual(new Date(9_000));
     expect(summary.epochs.map((e) => e.completedEpochs)).toEqual([2]);
+    // The agent keeps its record of the job with the same fold, so GetJob agrees with the summary.
+    const record = ProtoJob.fromPartial({ id: jobId });
+    for (const event of resumedLog()) applyJobEvent(record, event);
+    const info = jobInfo(record);
+    const shared = (j: JobInfo | JobSummary) => ({
+      state: j.state,
+      stateReason: j.stateReason,
+      attempt: j.attempt,
+      lastSeq: j.lastSeq,
+      startedAt: j.startedAt,
+      finishedAt: j.finishedAt,
+      completedEpochs: j.completedEpochs,
+      totalEpochs: j.totalEpochs,
+      artifacts: j.artifacts,
+      error: j.error,
+    });
+    expect(shared(summary)).toEqual(shared(info));
+    expect(info.lastEpoch).toEqual(summary.epochs.at(-1));
   });
 });

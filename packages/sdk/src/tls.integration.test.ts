@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAgentUrl } from './agent-url.js';
 import { connect } from './client.js';
-import { GpulinkError, isUnauthenticated, isUnavailable } from './errors.js';
+import { GpulinkError, hasStatus } from './errors.js';
 import { findTestTool, startTestAgent, type TestAgent, workerPython } from './test-utils/real-agent.js';
 
 let agent: TestAgent;
@@ -49,7 +49,7 @@ describe('an agent started with --tls', () => {
     const wrong = withFingerprint(agent.url, impostor.fingerprint as string);
     const error = await connect(wrong).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GpulinkError);
-    expect(isUnauthenticated(error)).toBe(true);
+    expect(hasStatus(error, 'UNAUTHENTICATED')).toBe(true);
     const message = (error as Error).message;
     expect(message).toContain(
       `has fingerprint ${agent.fingerprint}, but the URL pins ${impostor.fingerprint}`,
@@ -89,7 +89,9 @@ describe('an agent started with --tls', () => {
       const url = `gpulink://${agent.token}@127.0.0.1:${port}?fp=${agent.fingerprint}`;
       const error = await connect(url, { timeoutMs: 8_000 }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(GpulinkError);
-      expect(isUnavailable(error) || (error as GpulinkError).code === 'DEADLINE_EXCEEDED').toBe(true);
+      expect(hasStatus(error, 'UNAVAILABLE') || (error as GpulinkError).code === 'DEADLINE_EXCEEDED').toBe(
+        true,
+      );
       expect(connections).toBeGreaterThan(1);
     } finally {
       await new Promise<void>((resolve) => relay.close(() => resolve()));

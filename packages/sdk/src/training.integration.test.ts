@@ -36,7 +36,7 @@ afterAll(async () => {
   await agent?.stop();
 });
 
-describe('train.vision, then predict with its model', () => {
+describe('trainVision, then predict with its model', () => {
   let job: Job;
   let events: JobEvent[];
   let digitsId: string;
@@ -44,7 +44,7 @@ describe('train.vision, then predict with its model', () => {
   beforeAll(async () => {
     const upload = await client.datasets.upload(join(dir, 'digits'), { name: 'digits', hashCache: false });
     digitsId = upload.dataset.id;
-    job = await client.train.vision({
+    job = await client.trainVision({
       data: { datasetId: digitsId },
       labels: { folder: { trainDir: 'train' } },
       arch: 'resnet18',
@@ -120,10 +120,10 @@ describe('train.vision, then predict with its model', () => {
   });
 });
 
-describe('train.tabular', () => {
+describe('trainTabular', () => {
   it('trains on a CSV with the learning-rate finder choosing the rate, then predicts every row of a larger one', async () => {
     const { dataset } = await client.datasets.upload(join(dir, 'tabular'), { hashCache: false });
-    const job = await client.train.tabular({
+    const job = await client.trainTabular({
       data: { datasetId: dataset.id },
       csvPath: 'breast_cancer.csv',
       target: 'diagnosis',
@@ -152,8 +152,8 @@ describe('train.tabular', () => {
 
   it('rejects with JobFailedError when the data is wrong', async () => {
     const { dataset } = await client.datasets.upload(join(dir, 'tabular'), { hashCache: false });
-    const submitted = await client.train
-      .tabular({ data: { datasetId: dataset.id }, csvPath: 'missing.csv', target: 'diagnosis' })
+    const submitted = await client
+      .trainTabular({ data: { datasetId: dataset.id }, csvPath: 'missing.csv', target: 'diagnosis' })
       .catch((e: unknown) => e);
     // The agent may refuse the spec up front (INVALID_ARGUMENT) or fail the job when it loads the data.
     if (submitted instanceof Error) {

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from './client.js';
-import { GpulinkError, isUnauthenticated, isUnavailable } from './errors.js';
+import { GpulinkError, hasStatus } from './errors.js';
 import { type NginxProxy, startNginxProxy } from './test-utils/nginx-proxy.js';
 import {
   findTestTool,
@@ -47,7 +47,7 @@ describe.skipIf(!nginx)('gpulink+wss:// through an HTTPS reverse proxy', () => {
       `gpulink+wss://***@127.0.0.1:${proxy.port}/gpulink?fp=${agent.fingerprint}`,
     );
     const { dataset } = await client.datasets.upload(join(dir, 'digits'), { hashCache: false });
-    const job = await client.train.vision(
+    const job = await client.trainVision(
       smallDigitsJob(dataset.id, { batchSize: 32, metrics: ['accuracy'] }),
     );
     const events: JobEvent[] = [];
@@ -72,7 +72,7 @@ describe.skipIf(!nginx)('gpulink+wss:// through an HTTPS reverse proxy', () => {
     const wrong = url.replace(/fp=[0-9a-f]{64}/, `fp=${'0'.repeat(64)}`);
     const error = await connect(wrong, { webSocketCa: proxy.caPem }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GpulinkError);
-    expect(isUnauthenticated(error)).toBe(true);
+    expect(hasStatus(error, 'UNAUTHENTICATED')).toBe(true);
     expect((error as Error).message).toContain(
       `has fingerprint ${agent.fingerprint}, but the URL pins ${'0'.repeat(64)}: refusing to connect`,
     );
@@ -80,7 +80,7 @@ describe.skipIf(!nginx)('gpulink+wss:// through an HTTPS reverse proxy', () => {
 
   it("checks the edge's own certificate too: an unknown CA is refused, saying so", async () => {
     const error = await connect(url, { timeoutMs: 10_000 }).catch((e: unknown) => e);
-    expect(isUnavailable(error)).toBe(true);
+    expect(hasStatus(error, 'UNAVAILABLE')).toBe(true);
     expect((error as Error).message).toMatch(
       /cannot reach the agent: the WebSocket to wss:\/\/127\.0\.0\.1:\d+\/gpulink failed: self[- ]signed certificate/,
     );
@@ -91,7 +91,7 @@ describe.skipIf(!nginx)('gpulink+wss:// through an HTTPS reverse proxy', () => {
     const error = await connect(elsewhere, { webSocketCa: proxy.caPem, timeoutMs: 10_000 }).catch(
       (e: unknown) => e,
     );
-    expect(isUnavailable(error)).toBe(true);
+    expect(hasStatus(error, 'UNAVAILABLE')).toBe(true);
     expect((error as Error).message).toContain('/elsewhere was refused with HTTP 404');
   });
 });

@@ -1,7 +1,7 @@
 // `gpulink colab up|down`: a Colab runtime through Google's own Colab CLI (sign-in, assignment, release,
 // token refresh), then the agent on it exactly as `gpulink attach` puts it on any Jupyter host, reached
 // through Colab's runtime proxy with the session's runtime-proxy token.
-import { isUnauthenticated } from '@gpulink/sdk';
+import { hasStatus } from '@gpulink/sdk';
 import { type Command, Option } from 'commander';
 import { CliError } from '../cli-error.js';
 import { type ColabSession, colabSessionsPath, readColabSession } from '../config/colab-sessions.js';
@@ -95,7 +95,7 @@ async function colabUp(options: ColabUpOptions): Promise<void> {
       );
     }
     // The runtime proxy can refuse a token before the time the session file gives: refresh it once.
-    if (!(error instanceof CliError && isUnauthenticated(error.cause))) throw error;
+    if (!(error instanceof CliError && hasStatus(error.cause, 'UNAUTHENTICATED'))) throw error;
     say('session', "Colab's runtime proxy refused the token");
     const fresh = await refreshColabSession(colab, options.name, (m) => say('session', m));
     if (!fresh) throw gone(options.name);

@@ -1,4 +1,4 @@
-import { type AgentClient, connect, isGpulinkError, isUnauthenticated } from '@gpulink/sdk';
+import { type AgentClient, connect, hasStatus, isGpulinkError } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../cli-error.js';
 import { readProfile, redactUrl, resolveAgentUrl, writeProfile } from '../config/profile.js';
@@ -97,7 +97,7 @@ export async function connectAgent(options: GlobalOptions): Promise<AgentClient>
     return await connectTo(url);
   } catch (error) {
     // Colab's runtime proxy can refuse a token before the time the session file gives: refresh it once.
-    if (!(colabSessionOf(url) && isUnauthenticated((error as CliError).cause))) throw error;
+    if (!(colabSessionOf(url) && hasStatus((error as CliError).cause, 'UNAUTHENTICATED'))) throw error;
     return connectTo(await freshAgentUrl(url, true));
   }
 }

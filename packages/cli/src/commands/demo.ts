@@ -36,7 +36,7 @@ export function registerDemo(program: Command): void {
       await rm(digits, { recursive: true, force: true });
       await writeDigits(agent.info.pythonExecutable, digits);
       const dataset = await uploadFolder(agent, digits, mode, 'digits');
-      const job = await agent.train.vision({
+      const job = await agent.trainVision({
         name: 'demo-digits',
         tags: ['demo'],
         data: { datasetId: dataset.id },

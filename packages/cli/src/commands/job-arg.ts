@@ -1,4 +1,4 @@
-import { type AgentClient, isNotFound, type Job } from '@gpulink/sdk';
+import { type AgentClient, hasStatus, type Job } from '@gpulink/sdk';
 import { CliError, EXIT } from '../cli-error.js';
 
 /** Ids named in an "ambiguous" message, at most. */
@@ -13,7 +13,7 @@ export async function resolveJob(agent: AgentClient, arg: string): Promise<Job> 
   try {
     return await agent.jobs.get(arg);
   } catch (error) {
-    if (!isNotFound(error)) throw error;
+    if (!hasStatus(error, 'NOT_FOUND')) throw error;
   }
   const matches = arg
     ? (await agent.jobs.list({ limit: Number.MAX_SAFE_INTEGER })).filter((j) => j.id.startsWith(arg))

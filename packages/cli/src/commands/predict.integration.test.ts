@@ -34,7 +34,7 @@ beforeAll(async () => {
     await Promise.all(files.slice(8).map((f) => rm(join(folder, 'train', label, f))));
   }
   const { dataset } = await client.datasets.upload(join(folder, 'train'), { hashCache: false });
-  model = await client.train.vision({
+  model = await client.trainVision({
     data: { datasetId: dataset.id },
     arch: 'resnet18',
     pretrained: false,

@@ -105,7 +105,7 @@ export function registerTrain(program: Command): void {
       ) => {
         const g = mergedOptions(o, cmd);
         process.exitCode = await withAgent(g, async (agent) => {
-          const job = await agent.train.vision({
+          const job = await agent.trainVision({
             ...jobOptions(g),
             data: await resolveDataArg(agent, data, outputMode(g)),
             labels: g.labels,
@@ -157,7 +157,7 @@ export function registerTrain(program: Command): void {
         const { dirname, basename } = await import('node:path');
         process.exitCode = await withAgent(g, async (agent) => {
           const data = await resolveDataArg(agent, dirname(csv), outputMode(g));
-          const job = await agent.train.tabular({
+          const job = await agent.trainTabular({
             ...jobOptions(g),
             data,
             csvPath: basename(csv),

@@ -28,7 +28,7 @@ export function describeEvent(event: JobEvent, view: JobView): string | undefine
       return `fit ${event.fitIndex + 1}: ${plural(event.epochs, 'epoch')}, ${event.trainBatches} training batches, ${event.trainItems} training / ${event.validItems} validation items`;
     case 'epochEnded': {
       const metrics = Object.entries(event.metrics).map(([k, v]) => `${k} ${formatNumber(v)}`);
-      const total = view.plannedEpochs ? `/${view.plannedEpochs}` : '';
+      const total = view.totalEpochs ? `/${view.totalEpochs}` : '';
       return [
         `epoch ${event.completedEpochs}${total}`,
         `train_loss ${formatNumber(event.trainLoss)}`,
@@ -72,31 +72,28 @@ export function summaryLines(view: JobView): string[] {
         ? `, valid_loss ${formatNumber(last.validLoss)}`
         : '';
   const valley = view.lrFind?.suggestions.find((x) => x.method === 'valley') ?? view.lrFind?.suggestions[0];
-  if (view.predictions.length > 0 && !last) {
-    lines.push(
-      `job ${view.jobId} ${view.state ?? 'unknown'}: ${plural(view.predictions.length, 'prediction')}`,
-    );
-    lines.push(...predictionLines(view));
+  const predictions = view.predictions ?? [];
+  if (predictions.length > 0 && !last) {
+    lines.push(`job ${view.jobId} ${view.state}: ${plural(predictions.length, 'prediction')}`);
+    lines.push(...predictionLines(predictions));
     return lines;
   }
   lines.push(
     view.lrFind && !last
-      ? `job ${view.jobId} ${view.state ?? 'unknown'}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatNumber(valley.lr)}` : ''}`
-      : `job ${view.jobId} ${view.state ?? 'unknown'} after ${plural(last?.completedEpochs ?? 0, 'epoch')}${headline}`,
+      ? `job ${view.jobId} ${view.state}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatNumber(valley.lr)}` : ''}`
+      : `job ${view.jobId} ${view.state} after ${plural(last?.completedEpochs ?? 0, 'epoch')}${headline}`,
   );
   const model = view.artifacts.find((a) => a.kind === 'model');
   if (model)
     lines.push(
       `model: ${model.name} (${formatBytes(model.sizeBytes)}) — download with: gpulink pull ${view.jobId} ${model.name}`,
     );
-  if (view.failure) lines.push(`failed: ${view.failure.message}`);
+  if (view.error) lines.push(`failed: ${view.error.message}`);
   return lines;
 }
 
 /** Each input's name, label and probability, the names in one column. */
-function predictionLines(view: JobView): string[] {
-  const width = Math.max(...view.predictions.map((p) => p.input.length));
-  return view.predictions.map(
-    (p) => `${p.input.padEnd(width)}  ${p.label}  ${(p.probability * 100).toFixed(1)}%`,
-  );
+function predictionLines(predictions: NonNullable<JobView['predictions']>): string[] {
+  const width = Math.max(...predictions.map((p) => p.input.length));
+  return predictions.map((p) => `${p.input.padEnd(width)}  ${p.label}  ${(p.probability * 100).toFixed(1)}%`);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { recordedEvents } from '../test-utils/fixtures.js';
-import { completedEpochs, emptyJobView, lastMetric, reduceJobView } from './job-view.js';
+import { emptyJobView, lastMetric, reduceJobView } from './job-view.js';
 
 const fold = (events: ReturnType<typeof recordedEvents>) =>
   events.reduce(reduceJobView, emptyJobView(events[0]?.jobId ?? ''));
@@ -11,12 +11,12 @@ describe('reduceJobView over a recorded vision job', () => {
 
   it('ends in the job terminal state with every epoch and the model', () => {
     expect(view.state).toBe('succeeded');
-    expect(completedEpochs(view)).toBe(2);
+    expect(view.completedEpochs).toBe(2);
     expect(view.epochs).toHaveLength(2);
     expect(lastMetric(view, 'accuracy')).toBeGreaterThan(0.5);
     expect(view.artifacts.map((a) => a.name)).toContain('export.pkl');
     expect(view.interpretation?.classes).toHaveLength(10);
-    expect(view.plannedEpochs).toBe(2);
+    expect(view.totalEpochs).toBe(2);
     expect(view.lastSeq).toBe(events.at(-1)?.seq);
   });
 
@@ -37,7 +37,7 @@ describe('reduceJobView over a recorded failure', () => {
   it('keeps the failure and the log lines', () => {
     const view = fold(recordedEvents('failed-script'));
     expect(view.state).toBe('failed');
-    expect(view.failure?.message).toContain('3 columns');
+    expect(view.error?.message).toContain('3 columns');
     expect(view.logs.map((l) => l.text)).toContain('about to fail');
   });
 });

@@ -1,25 +1,18 @@
-import type {
-  ArtifactInfo,
-  EpochMetrics,
-  Interpretation,
-  JobEvent,
-  JobFailure,
-  JobState,
-  LogLine,
-  LrFindResult,
-  Prediction,
-  StatsSample,
+import {
+  emptyJobSummary,
+  foldJobEvent,
+  type JobEvent,
+  type JobSummary,
+  type LogLine,
+  type StatsSample,
 } from '@gpulink/sdk';
 
-/** Everything the CLI shows about one job, folded from its events. Plain data: React renders it, tests read it. */
-export interface JobView {
-  jobId: string;
-  state: JobState | undefined;
-  stateReason: string | undefined;
-  attempt: number;
-  lastSeq: number;
-  /** Epochs across every fit, as known so far. */
-  plannedEpochs: number;
+/**
+ * Everything the CLI shows about one job: the SDK's summary of its events (state, epochs done and
+ * planned, artifacts, failure, ...), plus what only a display needs. Plain data: React renders it,
+ * tests read it.
+ */
+export interface JobView extends JobSummary {
   metricNames: string[];
   /** The fit in progress. */
   fit: { index: number; epochs: number; trainBatches: number; validBatches: number } | undefined;
@@ -34,17 +27,10 @@ export interface JobView {
         itemsPerSecond: number;
       }
     | undefined;
-  epochs: EpochMetrics[];
   /** The log tail; seq keeps each line's identity for rendering. */
   logs: Array<LogLine & { seq: number }>;
-  warnings: string[];
   /** Where a running learning-rate finder is. */
   lrFindProgress: { iter: number; iters: number; lr: number } | undefined;
-  lrFind: LrFindResult | undefined;
-  interpretation: Interpretation | undefined;
-  predictions: Prediction[];
-  artifacts: ArtifactInfo[];
-  failure: JobFailure | undefined;
   stats: StatsSample | undefined;
   /** The loss after each training batch event (smoothed by fastai), for the loss chart. */
   trainLossSeries: number[];
@@ -55,43 +41,29 @@ const SERIES_MAX = 400;
 
 export function emptyJobView(jobId: string): JobView {
   return {
-    jobId,
-    state: undefined,
-    stateReason: undefined,
-    attempt: 1,
-    lastSeq: 0,
-    plannedEpochs: 0,
+    ...emptyJobSummary(jobId),
     metricNames: [],
     fit: undefined,
     batch: undefined,
-    epochs: [],
     logs: [],
-    warnings: [],
     lrFindProgress: undefined,
-    lrFind: undefined,
-    interpretation: undefined,
-    predictions: [],
-    artifacts: [],
-    failure: undefined,
     stats: undefined,
     trainLossSeries: [],
   };
 }
 
-/** Folds one event into the view, returning a new view (React state must not be mutated). */
+/**
+ * Folds one event into the view, returning a new view (React state must not be mutated): the SDK's
+ * fold for the summary, then the display state.
+ */
 export function reduceJobView(view: JobView, event: JobEvent): JobView {
   if (event.seq <= view.lastSeq) return view;
-  const v: JobView = { ...view, lastSeq: event.seq, attempt: event.attempt };
+  const v = foldJobEvent(view, event);
   switch (event.type) {
-    case 'state':
-      v.state = event.state;
-      v.stateReason = event.reason;
-      break;
     case 'log':
       v.logs = [...view.logs, { seq: event.seq, stream: event.stream, text: event.text }].slice(-LOG_TAIL);
       break;
-    case 'fitStarted': {
-      const done = view.epochs.at(-1)?.completedEpochs ?? 0;
+    case 'fitStarted':
       v.fit = {
         index: event.fitIndex,
         epochs: event.epochs,
@@ -99,10 +71,8 @@ export function reduceJobView(view: JobView, event: JobEvent): JobView {
         validBatches: event.validBatches,
       };
       v.metricNames = event.metricNames;
-      v.plannedEpochs = Math.max(view.plannedEpochs, done + event.epochs - event.startEpoch);
       v.batch = undefined;
       break;
-    }
     case 'batch':
       v.batch = {
         epoch: event.epoch,
@@ -116,47 +86,19 @@ export function reduceJobView(view: JobView, event: JobEvent): JobView {
         v.trainLossSeries = [...view.trainLossSeries, event.smoothLoss].slice(-SERIES_MAX);
       }
       break;
-    case 'epochEnded': {
-      const { seq: _s, time: _t, jobId: _j, attempt: _a, type: _type, ...metrics } = event;
-      v.epochs = [...view.epochs, metrics];
-      break;
-    }
     case 'lrFindProgress':
       v.lrFindProgress = { iter: event.iter, iters: event.iters, lr: event.lr };
       break;
     case 'lrFind':
       v.lrFindProgress = undefined;
-      v.lrFind = { lrs: event.lrs, losses: event.losses, suggestions: event.suggestions };
       break;
     case 'stats':
       v.stats = event.sample;
       break;
-    case 'artifact':
-      v.artifacts = [...view.artifacts.filter((a) => a.name !== event.artifact.name), event.artifact];
-      break;
-    case 'interpretation':
-      v.interpretation = {
-        classes: event.classes,
-        confusionMatrix: event.confusionMatrix,
-        mostConfused: event.mostConfused,
-      };
-      break;
-    case 'warning':
-      v.warnings = [...view.warnings, event.message].slice(-20);
-      break;
-    case 'error':
-      v.failure = event.error;
-      break;
-    case 'predictions':
-      v.predictions = [...view.predictions, ...event.predictions];
+    default:
       break;
   }
   return v;
-}
-
-/** The epochs completed, counting every fit. */
-export function completedEpochs(view: JobView): number {
-  return view.epochs.at(-1)?.completedEpochs ?? 0;
 }
 
 /** The last value of a metric, e.g. accuracy. */

@@ -1,12 +1,11 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { type Job, type JobEvent, type JobSpec, JobState } from '@gpulink/proto';
+import { isTerminalJobState, type Job, type JobEvent, type JobSpec, JobState } from '@gpulink/proto';
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '../rpc/status-error.js';
 import { DeviceQueues } from './device-queues.js';
 import { newJobId } from './ids.js';
 import { signalTaggedProcesses } from './job-processes.js';
 import { JobRun, type JobStatsSource } from './job-run.js';
 import { type SpecContext, validateSpec } from './job-spec.js';
-import { isTerminal } from './job-state.js';
 import { type JobRecord, type JobStore, newJobSummary } from './job-store.js';
 import { watchJob } from './job-watch.js';
 import { LiveJob } from './live-job.js';
@@ -123,7 +122,8 @@ export class JobManager {
     const live = this.#live(id);
     const why = reason || 'cancelled by a client';
     const state = live.job.state;
-    if (isTerminal(state)) throw failedPrecondition(`job ${id} has already finished (${JobState[state]})`);
+    if (isTerminalJobState(state))
+      throw failedPrecondition(`job ${id} has already finished (${JobState[state]})`);
     if (state === JobState.JOB_STATE_QUEUED) {
       this.#queues.remove(live.record.device, id);
       await live.changeState(JobState.JOB_STATE_CANCELLED, why);

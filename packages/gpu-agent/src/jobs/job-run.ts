@@ -115,7 +115,7 @@ export class JobRun {
       agentStopping: this.#o.agentStopping(),
       stop: this.#stop,
       outcome: this.#outcome,
-      // The summary holds the attempt's error once it is logged (applyEvent), so no flag repeats it.
+      // The summary holds the attempt's error once it is logged (applyJobEvent), so no flag repeats it.
       errorLogged: live.job.error !== undefined,
       exit,
       stderrTail: worker.stderrTail(),

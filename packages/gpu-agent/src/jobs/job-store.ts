@@ -1,9 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
+import { applyJobEvent, type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
 import { writeFileAtomic } from '../state/state-dir.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
-import { applyEvent } from './job-state.js';
 import { type LogReadOptions, readLogChunks } from './log-reader.js';
 
 /** What job.json holds: what the log cannot tell. Everything else is derived from events.ndjson. */
@@ -77,7 +76,7 @@ export class JobStore {
         const job = newJobSummary(record);
         // Before any log is open: a torn last line (a crash mid-write) is cut off here, once.
         for await (const chunk of this.readEvents(id, { afterSeq: 0, cutTornTail: true })) {
-          for (const event of chunk) applyEvent(job, event);
+          for (const event of chunk) applyJobEvent(job, event);
         }
         out.push({ record, job });
       } catch (error) {

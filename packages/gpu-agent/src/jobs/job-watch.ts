@@ -1,7 +1,6 @@
-import { JobEvent } from '@gpulink/proto';
+import { isTerminalJobState, JobEvent } from '@gpulink/proto';
 import { status } from '@grpc/grpc-js';
 import { StatusError } from '../rpc/status-error.js';
-import { isTerminal } from './job-state.js';
 import type { LiveJob } from './live-job.js';
 
 /**
@@ -61,7 +60,7 @@ export async function watchJob(
       return;
     }
     const last = live.recent(durable, durable)?.[0];
-    const ended = last?.kind?.$case === 'stateChanged' && isTerminal(last.kind.value.state);
+    const ended = last?.kind?.$case === 'stateChanged' && isTerminalJobState(last.kind.value.state);
     if (ended || replayOnly) return;
     if (live.logFailure) throw live.logFailureStatus();
     await live.changed(signal);

@@ -1,6 +1,5 @@
-import { type Job, type JobEvent, JobState } from '@gpulink/proto';
+import { applyJobEvent, isTerminalJobState, type Job, type JobEvent, JobState } from '@gpulink/proto';
 import { StatusError, toStatusError } from '../rpc/status-error.js';
-import { applyEvent, isTerminal } from './job-state.js';
 import type { JobRecord, JobStore } from './job-store.js';
 import { messageBytes } from './job-watch.js';
 import type { EventKind } from './worker-protocol.js';
@@ -98,7 +97,7 @@ export class LiveJob {
       attempt: this.job.attempt,
       kind,
     };
-    applyEvent(this.job, event);
+    applyJobEvent(this.job, event);
     if (this.#window) {
       this.#window.push(event);
       this.#windowBytes += messageBytes(event);
@@ -188,7 +187,7 @@ export class LiveJob {
     if (this.logFailure) return;
     this.logFailure = error;
     this.#o.log(`job ${this.id}: its event log could not be written: ${error.message}`);
-    if (!isTerminal(this.job.state)) {
+    if (!isTerminalJobState(this.job.state)) {
       this.job.state = JobState.JOB_STATE_FAILED;
       this.job.stateReason = `its event log could not be written: ${error.message}`;
     }

@@ -59,13 +59,16 @@ function at(seq: number): Date {
   return new Date(time.getTime() + seq * 1000);
 }
 
-/** A plausible log of `n` events for job `jobId`: queued, running, log lines and epochs, then `final`. */
+/**
+ * A plausible log of `n` events for job `jobId`, in the agent's order: queued, starting, running, log
+ * lines and epochs, then `final`.
+ */
 export function makeJobLog(
   jobId: string,
   n: number,
   final: JobState = JobState.JOB_STATE_SUCCEEDED,
 ): JobEvent[] {
-  if (n < 4) throw new Error('makeJobLog needs at least 4 events');
+  if (n < 5) throw new Error('makeJobLog needs at least 5 events');
   const events: JobEvent[] = [];
   const base = (seq: number) => ({ seq, time: at(seq), jobId, attempt: 1 });
   events.push({
@@ -79,11 +82,18 @@ export function makeJobLog(
     ...base(2),
     kind: {
       $case: 'stateChanged',
-      value: { state: JobState.JOB_STATE_RUNNING, previous: JobState.JOB_STATE_QUEUED, reason: '' },
+      value: { state: JobState.JOB_STATE_STARTING, previous: JobState.JOB_STATE_QUEUED, reason: '' },
+    },
+  });
+  events.push({
+    ...base(3),
+    kind: {
+      $case: 'stateChanged',
+      value: { state: JobState.JOB_STATE_RUNNING, previous: JobState.JOB_STATE_STARTING, reason: '' },
     },
   });
   let epoch = 0;
-  for (let seq = 3; seq < n; seq++) {
+  for (let seq = 4; seq < n; seq++) {
     if (seq % 10 === 0) {
       events.push({
         ...base(seq),

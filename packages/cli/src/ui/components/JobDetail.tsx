@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { formatBytes, formatDuration, formatNumber } from '../../view/format.js';
-import { completedEpochs, type JobView } from '../../view/job-view.js';
+import type { JobView } from '../../view/job-view.js';
 import { bar, sparkline } from './bars.js';
 
 const STATE_COLOR: Record<string, string> = {
@@ -23,15 +23,19 @@ export function JobDetail({
   logLines?: number;
   width?: number;
 }) {
-  const done = completedEpochs(view);
-  const planned = Math.max(view.plannedEpochs, done);
+  const done = view.completedEpochs;
+  const planned = Math.max(view.totalEpochs, done);
   const b = view.batch;
   const barWidth = Math.max(10, Math.min(40, width - 40));
   return (
     <Box flexDirection="column">
       <Text>
         <Text bold>{view.jobId}</Text>{' '}
-        <Text color={STATE_COLOR[view.state ?? ''] ?? 'white'}>{view.state ?? 'connecting…'}</Text>
+        {view.lastSeq === 0 ? (
+          <Text color="white">connecting…</Text>
+        ) : (
+          <Text color={STATE_COLOR[view.state] ?? 'white'}>{view.state}</Text>
+        )}
         {view.stateReason ? <Text dimColor> ({view.stateReason})</Text> : null}
         {view.attempt > 1 ? <Text dimColor> attempt {view.attempt}</Text> : null}
       </Text>
@@ -78,7 +82,7 @@ export function JobDetail({
       {view.warnings.slice(-2).map((w, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: warnings have no identity beyond their order
         <Text key={i} color="yellow">
-          warning: {w}
+          warning: {w.message}
         </Text>
       ))}
       {logLines > 0 && view.logs.length > 0 ? (
@@ -95,9 +99,9 @@ export function JobDetail({
           ))}
         </Box>
       ) : null}
-      {view.failure ? (
+      {view.error ? (
         <Text color="red">
-          {view.failure.kind}: {view.failure.message}
+          {view.error.kind}: {view.error.message}
         </Text>
       ) : null}
       {view.artifacts

@@ -401,7 +401,12 @@ export interface PredictTask {
   topK: number;
 }
 
-/** A job and what it has done so far. */
+/**
+ * A job and what it has done so far. The fields that its events decide (state,
+ * state_reason, started_at, finished_at, last_seq, attempt, completed_epochs, total_epochs, last_epoch,
+ * artifacts, error) are folded from its event log by one function (proto/src/job-fold.ts), which the
+ * agent uses for this record and the SDK for its job summary, so they mean the same everywhere.
+ */
 export interface Job {
   /** Agent-assigned id, e.g. "job_01JD3...". Ids sort by creation time. */
   id: string;
@@ -409,17 +414,23 @@ export interface Job {
   spec?:
     | JobSpec
     | undefined;
-  /** Where it is in its life. */
+  /** Where it is in its life: the state of its newest StateChanged event. */
   state: JobState;
   /** When it was accepted. */
   createdAt?:
     | Date
     | undefined;
-  /** When its current attempt's worker started. Unset while queued. */
+  /**
+   * When its current attempt's worker started: the time of the attempt's STARTING event (a resume
+   * sets it again). Unset while the first attempt is queued.
+   */
   startedAt?:
     | Date
     | undefined;
-  /** When it reached a terminal state. Unset until then. */
+  /**
+   * When it reached a terminal state (SUCCEEDED, FAILED, CANCELLED, INTERRUPTED): the time of that
+   * StateChanged event. Unset until then, and unset again when an interrupted job is queued to resume.
+   */
   finishedAt?:
     | Date
     | undefined;
@@ -429,23 +440,27 @@ export interface Job {
   queuePosition: number;
   /** seq of the newest event in its log. */
   lastSeq: number;
-  /** Run number: 1, then +1 for each resume. */
+  /** Run number: 1, then +1 for each resume (the highest attempt among its events). */
   attempt: number;
-  /** Epochs completed, counting every fit. */
+  /** Epochs completed, counting every fit and attempt: completed_epochs of the newest EpochEnded. */
   completedEpochs: number;
-  /** Epochs planned, counting every fit (0 when not known yet). */
+  /**
+   * Epochs planned, counting every fit (0 when not known yet). Each FitStarted raises it to the
+   * epochs completed so far plus the epochs that fit has left to run (n_epoch - start_epoch); it never
+   * falls. fine_tune announces its second fit only when it starts, so the total grows then.
+   */
   totalEpochs: number;
   /** The most recent EpochEnded: the latest losses and metrics. */
   lastEpoch?:
     | EpochEnded
     | undefined;
-  /** Artifacts written so far. */
+  /** Artifacts written so far, one per name (a rewritten name keeps its newest version, moved last). */
   artifacts: Artifact[];
-  /** Why it failed; unset unless FAILED. */
+  /** Why it failed: the newest JobError event of the current attempt; unset unless FAILED. */
   error?:
     | JobError
     | undefined;
-  /** Why it was cancelled or interrupted, in words. */
+  /** Why it was cancelled or interrupted, in words: the reason of its newest StateChanged event. */
   stateReason: string;
 }
 
