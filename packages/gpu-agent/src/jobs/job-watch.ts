@@ -1,6 +1,7 @@
-import { isTerminalJobState, JobEvent } from '@gpulink/proto';
+import { isTerminalJobState, type JobEvent } from '@gpulink/proto';
 import { status } from '@grpc/grpc-js';
 import { StatusError } from '../rpc/status-error.js';
+import { messageBytes } from './event-size.js';
 import type { LiveJob } from './live-job.js';
 
 /**
@@ -98,23 +99,6 @@ class MessageBudget {
     this.#next = Math.min(this.#max, this.#next * 2);
     return bytes;
   }
-}
-
-/** Bytes a log event adds to its text's UTF-8 (seq, time, job id, attempt, stream), at most. */
-const LOG_EVENT_OVERHEAD = 128;
-/** Encoded sizes of other events, each measured once: live events are shared by every watcher. */
-const encodedSizes = new WeakMap<JobEvent, number>();
-
-/** An event's bytes in a WatchJob message (log lines, the bulk of most logs, are not encoded twice). */
-export function messageBytes(event: JobEvent): number {
-  if (event.kind?.$case === 'log') return Buffer.byteLength(event.kind.value.text) + LOG_EVENT_OVERHEAD;
-  let size = encodedSizes.get(event);
-  if (size === undefined) {
-    // With its tag and length inside WatchJobResponse.
-    size = JobEvent.encode(event).finish().length + 6;
-    encodedSizes.set(event, size);
-  }
-  return size;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { applyJobEvent, isTerminalJobState, type Job, type JobEvent, JobState } from '@gpulink/proto';
 import { StatusError, toStatusError } from '../rpc/status-error.js';
+import { messageBytes } from './event-size.js';
 import type { JobRecord, JobStore } from './job-store.js';
-import { messageBytes } from './job-watch.js';
 import type { EventKind } from './worker-protocol.js';
 
 export interface LiveJobOptions {
