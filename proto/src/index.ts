@@ -10,6 +10,8 @@ export * from './gen/gpulink/v1/data.js';
 export * from './gen/gpulink/v1/events.js';
 export * from './gen/gpulink/v1/job.js';
 export * from './gen/gpulink/v1/stats.js';
+export * from './gen/gpulink/v1/worker.js';
+export * from './job-defaults.js';
 export * from './upload-wire.js';
 
 /** Directory holding `gpulink/v1/*.proto`, for tools that load the contract at run time (reflection). */
@@ -22,6 +24,7 @@ export const protoFiles: readonly string[] = [
   'gpulink/v1/events.proto',
   'gpulink/v1/job.proto',
   'gpulink/v1/stats.proto',
+  'gpulink/v1/worker.proto',
 ];
 
 /** Fully qualified names of the contract's services. */
