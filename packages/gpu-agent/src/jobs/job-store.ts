@@ -4,6 +4,7 @@ import { type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
 import { writeFileAtomic } from '../state/state-dir.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
 import { applyEvent } from './job-state.js';
+import { resolveSpec } from './resolve-spec.js';
 
 /** What job.json holds: what the log cannot tell. Everything else is derived from events.ndjson. */
 export interface JobRecord {
@@ -138,6 +139,7 @@ export function newJobSummary(record: JobRecord): Job {
   return {
     id: record.id,
     spec: record.spec,
+    resolvedSpec: resolveSpec(record.spec),
     state: JobState.JOB_STATE_UNSPECIFIED,
     createdAt: record.createdAt,
     startedAt: undefined,
