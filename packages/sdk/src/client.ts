@@ -12,7 +12,7 @@ import {
   splitJobOptions,
   type TabularTrainingOptions,
   type VisionTrainingOptions,
-} from './job-spec.js';
+} from './job-options.js';
 import { createJobsApi, isResumable, type Job, type JobClients, type JobsApi, submitJob } from './jobs.js';
 import {
   backoffDelay,

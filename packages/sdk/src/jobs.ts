@@ -4,7 +4,8 @@ import { type ArtifactsApi, createArtifactsApi } from './artifacts.js';
 import { jobEvent, jobInfo, jobStateToProto } from './convert.js';
 import { GpulinkError, toGpulinkError } from './errors.js';
 import { JobFailedError } from './job-failed-error.js';
-import { type JobOptions, type JobTask, toJobSpec } from './job-spec.js';
+import type { JobOptions, JobTask } from './job-options.js';
+import { toJobSpec } from './job-spec.js';
 import {
   backoffDelay,
   type CallContext,

@@ -1,7 +1,7 @@
 // The SDK's own view of the wire types: plain data with string literals instead of enums, `undefined`
 // instead of empty strings, units in field names, and no grpc-js or generated classes. The CLI renders
 // only these, so each carries everything the agent sends.
-import type { JobTask } from './job-spec.js';
+import type { JobTask } from './job-options.js';
 
 /**
  * Where a job is in its life. `'succeeded'`, `'failed'`, `'cancelled'` and `'interrupted'` are terminal;
