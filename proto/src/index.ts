@@ -11,6 +11,8 @@ export * from './gen/gpulink/v1/data.js';
 export * from './gen/gpulink/v1/events.js';
 export * from './gen/gpulink/v1/job.js';
 export * from './gen/gpulink/v1/stats.js';
+export * from './gen/gpulink/v1/worker.js';
+export * from './job-defaults.js';
 export * from './job-fold.js';
 export * from './upload-wire.js';
 
@@ -24,6 +26,7 @@ export const protoFiles: readonly string[] = [
   'gpulink/v1/events.proto',
   'gpulink/v1/job.proto',
   'gpulink/v1/stats.proto',
+  'gpulink/v1/worker.proto',
 ];
 
 /** Fully qualified names of the contract's services. */

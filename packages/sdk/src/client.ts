@@ -13,7 +13,7 @@ import {
   splitJobOptions,
   type TabularTrainingOptions,
   type VisionTrainingOptions,
-} from './job-spec.js';
+} from './job-options.js';
 import { createJobsApi, type Job, type JobClients, type JobsApi, submitJob } from './jobs.js';
 import {
   backoffDelay,

@@ -16,7 +16,7 @@ import {
   type StatsSample as StatsSampleProto,
 } from '@gpulink/proto';
 import { GpulinkError } from './errors.js';
-import { fromJobSpec } from './job-spec.js';
+import { jobSpecInfo } from './job-spec.js';
 import type {
   AgentInfo,
   ArtifactInfo,
@@ -364,17 +364,9 @@ export function jobEvent(event: JobEventProto): JobEvent | undefined {
 /** @internal */
 export function jobInfo(job: Job | undefined): JobInfo {
   if (!job) throw new GpulinkError('INTERNAL', 'the agent answered without the job');
-  const { task, options } = fromJobSpec(job.spec);
   return {
     id: job.id,
-    name: job.spec?.name ?? '',
-    tags: job.spec?.tags ?? [],
-    task,
-    gpuCount: options.gpuCount,
-    maxDurationMs: options.maxDurationMs,
-    checkpoint: job.spec?.checkpoint
-      ? { everyEpoch: job.spec.checkpoint.everyEpoch, keepLast: job.spec.checkpoint.keepLast || 1 }
-      : undefined,
+    ...jobSpecInfo(job.spec),
     state: jobState(job.state),
     stateReason: text(job.stateReason),
     createdAt: job.createdAt,

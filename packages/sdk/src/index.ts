@@ -22,6 +22,7 @@ export {
   connect,
   type StatsOptions,
 } from './client.js';
+export type { CsvLabels, DataSource, FolderLabels, VisionLabels } from './data-source.js';
 export type {
   DatasetsApi,
   ListDatasetsOptions,
@@ -39,29 +40,27 @@ export {
 } from './errors.js';
 export type { JobEventsOptions } from './job-events.js';
 export { isJobFailed, JobFailedError } from './job-failed-error.js';
-export type {
-  CsvLabels,
-  DataSource,
-  FitMethod,
-  FitOptions,
-  FolderLabels,
-  JobOptions,
-  JobTask,
-  LrFindOptions,
-  LrFindTaskOptions,
-  PredictOptions,
-  PredictTaskOptions,
-  ScriptOptions,
-  ScriptTaskOptions,
-  TabularModelOptions,
-  TabularProc,
-  TabularTaskOptions,
-  TabularTrainingOptions,
-  VisionLabels,
-  VisionModelOptions,
-  VisionTaskOptions,
-  VisionTrainingOptions,
-} from './job-spec.js';
+export {
+  type FitMethod,
+  type FitOptions,
+  fitMethods,
+  type JobOptions,
+  type JobTask,
+  jobSpecDefaults,
+  type LrFindOptions,
+  type LrFindTaskOptions,
+  type PredictOptions,
+  type PredictTaskOptions,
+  type ScriptOptions,
+  type ScriptTaskOptions,
+  type TabularModelOptions,
+  type TabularProc,
+  type TabularTaskOptions,
+  type TabularTrainingOptions,
+  type VisionModelOptions,
+  type VisionTaskOptions,
+  type VisionTrainingOptions,
+} from './job-options.js';
 export { emptyJobSummary, foldJobEvent, isTerminalState } from './job-summary.js';
 export type { CancelOptions, Job, JobsApi, ListJobsOptions, WaitOptions } from './jobs.js';
 export {

@@ -1,10 +1,11 @@
 // The builders' options against the generated JobSpec: what goes on the wire (in proto3 canonical
 // JSON, the same form the agent hands the worker), that it survives the binary codec, and that
 // reading a spec back gives the options that were given.
-import { JobSpec } from '@gpulink/proto';
+import { FitMethod, JobSpec } from '@gpulink/proto';
 import { describe, expect, it } from 'vitest';
 import { GpulinkError } from './errors.js';
-import { fromJobSpec, type JobOptions, type JobTask, splitJobOptions, toJobSpec } from './job-spec.js';
+import { fitMethods, type JobOptions, type JobTask, splitJobOptions } from './job-options.js';
+import { fromJobSpec, toJobSpec } from './job-spec.js';
 
 type Task = Exclude<JobTask, { type: 'unknown' }>;
 
@@ -26,15 +27,29 @@ function refusal(task: Task): GpulinkError {
 }
 
 describe('toJobSpec', () => {
-  it('maps vision options, leaving the agent its own defaults', () => {
+  it('sends only what the caller set, leaving every default to the agent', () => {
     expect(wire({ type: 'vision', data: { fastaiUrl: 'MNIST_SAMPLE' } })).toEqual({
-      vision: {
-        data: { fastaiUrl: 'MNIST_SAMPLE' },
-        labels: { folder: {} },
-        arch: 'resnet18',
-        epochs: 1,
-      },
+      vision: { data: { fastaiUrl: 'MNIST_SAMPLE' } },
     });
+    expect(wire({ type: 'tabular', data: { datasetId: 'd' }, csvPath: 't.csv', target: 'y' })).toEqual({
+      tabular: { data: { datasetId: 'd' }, csvPath: 't.csv', target: 'y' },
+    });
+  });
+
+  it("names every fit method of the contract, and only those, as the Learner's method", () => {
+    const contract = Object.entries(FitMethod).filter(
+      ([key, value]) => typeof value === 'number' && key.startsWith('FIT_METHOD_') && value !== 0,
+    );
+    expect(
+      fitMethods.map((m) => FitMethod[`FIT_METHOD_${m.toUpperCase()}` as keyof typeof FitMethod]),
+    ).toEqual(contract.map(([, value]) => value));
+    for (const fitMethod of fitMethods) {
+      const json = wire({ type: 'vision', data: { datasetId: 'd' }, fitMethod }) as { vision: object };
+      expect(json.vision).toEqual({
+        data: { datasetId: 'd' },
+        fitMethod: `FIT_METHOD_${fitMethod.toUpperCase()}`,
+      });
+    }
   });
 
   it('maps every vision option and the common job options', () => {
@@ -152,7 +167,7 @@ describe('toJobSpec', () => {
       }),
     ).toEqual({
       lrFind: {
-        tabular: { data: { datasetId: 'ds_2' }, csvPath: 't.csv', target: 'y', epochs: 1 },
+        tabular: { data: { datasetId: 'ds_2' }, csvPath: 't.csv', target: 'y' },
         startLr: 1e-6,
         endLr: 1,
         numIterations: 50,

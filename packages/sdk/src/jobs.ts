@@ -5,7 +5,8 @@ import { jobInfo, jobStateToProto } from './convert.js';
 import { GpulinkError } from './errors.js';
 import { type JobEventsOptions, watchJobEvents } from './job-events.js';
 import { JobFailedError } from './job-failed-error.js';
-import { type JobOptions, type JobTask, toJobSpec } from './job-spec.js';
+import type { JobOptions, JobTask } from './job-options.js';
+import { toJobSpec } from './job-spec.js';
 import { emptyJobSummary, foldJobEvent, isTerminalState } from './job-summary.js';
 import {
   type CallContext,

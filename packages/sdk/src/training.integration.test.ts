@@ -4,12 +4,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentClient, connect } from './client.js';
+import { GpulinkError } from './errors.js';
 import { JobFailedError } from './job-failed-error.js';
+import { jobSpecDefaults } from './job-options.js';
 import type { Job } from './jobs.js';
 import {
   makeBreastCancerCsv,
   makeDigits,
   sha256Of,
+  smallDigitsJob,
   startTestAgent,
   type TestAgent,
   tempDir,
@@ -117,6 +120,39 @@ describe('trainVision, then predict with its model', () => {
       expect(p.input).toMatch(/\.png$/);
       expect(p.top).toHaveLength(2);
     }
+  });
+});
+
+describe("the contract's defaults and constraints, through the SDK", () => {
+  let digitsId: string;
+  beforeAll(async () => {
+    digitsId = (await client.datasets.upload(join(dir, 'digits'), { hashCache: false })).dataset.id;
+  });
+
+  it('sends no arch or epochs when none are given, and the job trains with the defaults', async () => {
+    const { arch: _arch, epochs: _epochs, ...given } = smallDigitsJob(digitsId, { tags: ['defaults'] });
+    const job = await client.trainVision(given);
+    const summary = await job.wait();
+    expect(summary.state).toBe('succeeded');
+    expect(summary.epochs).toHaveLength(jobSpecDefaults.fit.epochs);
+    const info = await job.refresh();
+    // The job reads back as it was submitted: the SDK sent neither, the agent filled both in.
+    expect(info.task).toMatchObject({ type: 'vision', imageSize: 16 });
+    expect(info.task).not.toHaveProperty('arch');
+    expect(info.task).not.toHaveProperty('epochs');
+  });
+
+  it('leaves the valid_pct range to the agent, which refuses it once with INVALID_ARGUMENT', async () => {
+    const before = (await client.jobs.list()).length;
+    const refused = await client
+      .trainVision(smallDigitsJob(digitsId, { validPct: 1.5 }))
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(GpulinkError);
+    expect(refused).toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'INVALID_ARGUMENT: spec.vision.valid_pct: must be between 0 and 1 (exclusive)',
+    });
+    expect(await client.jobs.list()).toHaveLength(before);
   });
 });
 

@@ -41,16 +41,12 @@ export function registerDemo(program: Command): void {
         tags: ['demo'],
         data: { datasetId: dataset.id },
         labels: { folder: { trainDir: 'train' } },
-        arch: 'resnet18',
+        // The agent's defaults for the rest (jobSpecDefaults): its architecture, batch size, split,
+        // seed, accuracy as the metric, and fit_one_cycle for a model trained from scratch.
         pretrained: false,
         imageSize: 32,
-        batchSize: 64,
-        validPct: 0.2,
-        seed: 42,
         epochs: g.epochs,
-        fitMethod: 'fit_one_cycle',
         lr: 0.01,
-        metrics: ['accuracy'],
       });
       note(`training ${job.id} on ${agent.info.cudaAvailable ? agent.info.gpus[0]?.name : 'the CPU'}`);
       let exitCode: number;

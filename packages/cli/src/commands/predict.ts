@@ -3,6 +3,7 @@
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { jobSpecDefaults } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { type GlobalOptions, mergedOptions, outputMode, withAgent } from './context.js';
 import { resolveDataArg } from './data-source.js';
@@ -14,10 +15,14 @@ export function registerPredict(program: Command): void {
   program
     .command('predict <JOB> <FILES...>')
     .description("label files with a finished job's exported model")
-    .option('--top <k>', 'classes to show per file', wholeNumber(1), 3)
+    .option(
+      '--top <k>',
+      `classes to show per file (default: ${jobSpecDefaults.predict.topK})`,
+      wholeNumber(1),
+    )
     .option('--json', 'NDJSON events on stdout')
     .addHelpText('after', '\nExample:\n  gpulink predict job_0mb3k9x2a1f0c4d2e ./holdout/3_1790.png')
-    .action(async (jobId: string, files: string[], o: GlobalOptions & { top: number }, cmd: Command) => {
+    .action(async (jobId: string, files: string[], o: GlobalOptions & { top?: number }, cmd: Command) => {
       const g = mergedOptions(o, cmd);
       const staging = await mkdtemp(join(tmpdir(), 'gpulink-predict-'));
       try {

@@ -1,5 +1,12 @@
-import type { FitMethod, JobOptions, VisionLabels } from '@gpulink/sdk';
-import { type Command, InvalidArgumentError } from 'commander';
+import {
+  type FitMethod,
+  fitMethods,
+  type JobOptions,
+  jobSpecDefaults,
+  type TabularTaskOptions,
+  type VisionLabels,
+} from '@gpulink/sdk';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type GlobalOptions, mergedOptions, outputMode, withAgent } from './context.js';
 import { resolveDataArg } from './data-source.js';
 import { decimal, wholeNumber, wholeNumberList } from './option-values.js';
@@ -22,13 +29,11 @@ interface CommonTrainOptions extends GlobalOptions {
 
 /** A learning rate, or "find" to run the lr finder first. */
 const learningRate = (v: string): number | 'find' => (v === 'find' ? 'find' : decimal({ above: 0 })(v));
-/** A --fit value among `methods` (tabular models have no pretrained body to fine_tune). */
-const fitArg =
-  <M extends FitMethod>(methods: readonly M[]) =>
-  (v: string): M => {
-    if ((methods as readonly string[]).includes(v)) return v as M;
-    throw new InvalidArgumentError(`Expected one of ${methods.join(', ')}.`);
-  };
+/** Help text for an option the agent defaults: the CLI sends only what is given, as the SDK does. */
+const agentDefault = (value: unknown): string => `(default: ${String(value)})`;
+const { fit, vision } = jobSpecDefaults;
+/** Tabular models have no pretrained body to fine_tune. */
+const tabularFitMethods = fitMethods.filter((m) => m !== 'fine_tune');
 
 function jobOptions(o: CommonTrainOptions): JobOptions {
   return {
@@ -57,14 +62,23 @@ function envPair(pair: string, env: Record<string, string>): Record<string, stri
   return { ...env, [pair.slice(0, i)]: pair.slice(i + 1) };
 }
 
-function addCommon(cmd: Command, fitMethods: readonly FitMethod[]): Command {
+function addCommon(cmd: Command, methods: readonly FitMethod[]): Command {
   return cmd
-    .option('--epochs <n>', 'epochs to train', wholeNumber(1), 3)
+    .option('--epochs <n>', `epochs to train ${agentDefault(fit.epochs)}`, wholeNumber(1))
     .option('--lr <rate|find>', 'learning rate, or "find" to run the lr finder first', learningRate)
-    .option('--fit <method>', fitMethods.join(' | '), fitArg(fitMethods))
-    .option('--bs <n>', 'batch size', wholeNumber(1))
-    .option('--valid-pct <p>', 'fraction held out for validation', decimal({ above: 0, below: 1 }))
-    .option('--seed <n>', 'random seed', wholeNumber(0))
+    .addOption(
+      new Option(
+        '--fit <method>',
+        'training schedule (default: fine_tune when pretrained, else fit_one_cycle)',
+      ).choices(methods),
+    )
+    .option('--bs <n>', `batch size ${agentDefault(fit.batchSize)}`, wholeNumber(1))
+    .option(
+      '--valid-pct <p>',
+      `fraction held out for validation ${agentDefault(fit.validPct)}`,
+      decimal({ above: 0, below: 1 }),
+    )
+    .option('--seed <n>', `random seed ${agentDefault(fit.seed)}`, wholeNumber(0))
     .option('--metrics <list>', 'comma-separated fastai metrics, e.g. accuracy,error_rate')
     .option('--name <name>', 'a name for job lists')
     .option('--tag <tag...>', 'tags for filtering')
@@ -80,22 +94,22 @@ export function registerTrain(program: Command): void {
     train
       .command('vision <DATA>')
       .description('train an image classifier (labels from folder names by default)')
-      .option('--arch <name>', 'torchvision or timm architecture', 'resnet18')
-      .option('--size <px>', 'image size in pixels', wholeNumber(1))
+      .option('--arch <name>', `torchvision or timm architecture ${agentDefault(vision.arch)}`)
+      .option('--size <px>', `image size in pixels ${agentDefault(vision.imageSize)}`, wholeNumber(1))
       .option('--no-pretrained', 'start from random weights (no download)')
       .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE', labelsArg)
       .option('--fp16', 'mixed precision on the GPU'),
-    ['fine_tune', 'fit_one_cycle', 'fit'],
+    fitMethods,
   )
     .addHelpText(
       'after',
-      '\nDATA: a local folder (uploaded), ds_<id>, agent:/path, fastai:NAME or an http(s) URL.\n\nExample:\n  gpulink train vision ./digits --labels folder:train --arch resnet18 --no-pretrained --size 32 --epochs 3',
+      '\nDATA: a local folder (uploaded), ds_<id>, agent:/path, fastai:NAME or an http(s) URL.\n\nExample:\n  gpulink train vision ./digits --labels folder:train --no-pretrained --size 32 --epochs 3',
     )
     .action(
       async (
         data: string,
         o: CommonTrainOptions & {
-          arch: string;
+          arch?: string;
           size?: number;
           pretrained: boolean;
           labels?: VisionLabels;
@@ -135,7 +149,7 @@ export function registerTrain(program: Command): void {
       .option('--cont <cols>', 'comma-separated continuous columns')
       .option('--layers <sizes>', 'hidden layer sizes, e.g. 200,100', wholeNumberList(1))
       .option('--regression', 'predict a number rather than a class'),
-    ['fit_one_cycle', 'fit'],
+    tabularFitMethods,
   )
     .addHelpText(
       'after',
@@ -172,7 +186,7 @@ export function registerTrain(program: Command): void {
             metrics: g.metrics?.split(','),
             epochs: g.epochs,
             lr: g.lr,
-            fitMethod: g.fit as 'fit_one_cycle' | 'fit' | undefined,
+            fitMethod: g.fit as TabularTaskOptions['fitMethod'],
           });
           return followOrDetach(agent, job, g);
         });
@@ -182,9 +196,9 @@ export function registerTrain(program: Command): void {
   program
     .command('lr-find <DATA>')
     .description("run fastai's learning-rate finder on an image folder and show the curve")
-    .option('--arch <name>', 'architecture', 'resnet18')
-    .option('--size <px>', 'image size in pixels', wholeNumber(1))
-    .option('--bs <n>', 'batch size', wholeNumber(1))
+    .option('--arch <name>', `architecture ${agentDefault(vision.arch)}`)
+    .option('--size <px>', `image size in pixels ${agentDefault(vision.imageSize)}`, wholeNumber(1))
+    .option('--bs <n>', `batch size ${agentDefault(fit.batchSize)}`, wholeNumber(1))
     .option('--no-pretrained', 'start from random weights (no download)')
     .option('--labels <how>', 'folder | folder:TRAIN[,VALID] | regex:PATTERN | csv:FILE', labelsArg)
     .option('--cpu', 'run on the CPU')
@@ -197,7 +211,7 @@ export function registerTrain(program: Command): void {
     .action(
       async (
         data: string,
-        o: CommonTrainOptions & { arch: string; size?: number; pretrained: boolean; labels?: VisionLabels },
+        o: CommonTrainOptions & { arch?: string; size?: number; pretrained: boolean; labels?: VisionLabels },
         cmd: Command,
       ) => {
         const g = mergedOptions(o, cmd);

@@ -14,18 +14,13 @@ from fastai.data.block import CategoryBlock, DataBlock, RegressionBlock
 from fastai.data.external import URLs, untar_data
 from fastai.data.transforms import (ColReader, ColSplitter, IndexSplitter, RandomSplitter,
                                     RegexLabeller, get_image_files, parent_label)
-from fastai.tabular.core import Categorify, FillMissing, Normalize, TabularPandas
+import fastai.tabular.core as tabular_core
+from fastai.tabular.core import TabularPandas
 from fastai.vision.augment import Resize
 from fastai.vision.data import ImageBlock
 from fastcore.basics import using_attr
 
-from .job import DataError, spec_int, spec_optional
-
-_PROCS = {
-    "TABULAR_PROC_CATEGORIFY": Categorify, 1: Categorify,
-    "TABULAR_PROC_FILL_MISSING": FillMissing, 2: FillMissing,
-    "TABULAR_PROC_NORMALIZE": Normalize, 3: Normalize,
-}
+from .job import DataError, ProtocolError, resolved
 
 
 def resolve_data(ref: dict | None, data_dir: str | None, what: str) -> Path:
@@ -52,11 +47,17 @@ def resolve_data(ref: dict | None, data_dir: str | None, what: str) -> Path:
     return root
 
 
-def _valid_pct(task: dict) -> float:
-    pct = float(spec_optional(task, "validPct", 0.2))
-    if not 0 < pct < 1:
-        raise DataError(f"validPct must be between 0 and 1 (exclusive), got {pct}")
-    return pct
+def _valid_pct(task: dict, kind: str) -> float:
+    return float(resolved(task, "validPct", kind))
+
+
+def _proc(name: str):
+    """fastai's tabular proc a TabularProc names: TABULAR_PROC_FILL_MISSING is FillMissing."""
+    words = name.removeprefix("TABULAR_PROC_").split("_") if isinstance(name, str) else []
+    proc = getattr(tabular_core, "".join(w.capitalize() for w in words), None) if words else None
+    if proc is None:
+        raise ProtocolError(f"tabular.procs: {name!r} is not a TabularProc of the contract")
+    return proc
 
 
 def _images_under(folder: Path, what: str) -> list[Path]:
@@ -70,9 +71,9 @@ def _images_under(folder: Path, what: str) -> list[Path]:
 
 def vision_dataloaders(task: dict, root: Path, *, seed: int, device, num_workers: int):
     """DataLoaders for a VisionTask, labelled by folder, file-name regex or CSV."""
-    labels = task.get("labels") or {"folder": {}}
-    size = spec_int(task, "imageSize", 224)
-    bs = spec_int(task, "batchSize", 64)
+    labels = resolved(task, "labels", "vision")
+    size = int(resolved(task, "imageSize", "vision"))
+    bs = int(resolved(task, "batchSize", "vision"))
     # Resize only: the spec has no augmentation setting, and the usual flips and rotations are
     # wrong for some images (digits, text); pretrained models get ImageNet stats from vision_learner.
     common = dict(blocks=(ImageBlock, CategoryBlock), item_tfms=Resize(size))
@@ -101,7 +102,7 @@ def vision_dataloaders(task: dict, root: Path, *, seed: int, device, num_workers
             df[valid_col] = _bool_column(df[valid_col], f"CSV labels: validColumn '{valid_col}'")
             splitter = ColSplitter(valid_col)
         else:
-            splitter = RandomSplitter(_valid_pct(task), seed=seed)
+            splitter = RandomSplitter(_valid_pct(task, "vision"), seed=seed)
         block = DataBlock(get_x=ColReader(file_col, pref=image_root), get_y=ColReader(label_col),
                           splitter=splitter, **common)
         return block.dataloaders(df, path=root, **dl_kwargs)
@@ -120,7 +121,7 @@ def vision_dataloaders(task: dict, root: Path, *, seed: int, device, num_workers
             raise DataError(f"file-name labels: {len(unmatched)} of {len(files)} file names do not "
                             f"match {pattern!r}, e.g. {unmatched[0]}")
         block = DataBlock(get_y=using_attr(RegexLabeller(pattern), "name"),
-                          splitter=RandomSplitter(_valid_pct(task), seed=seed), **common)
+                          splitter=RandomSplitter(_valid_pct(task, "vision"), seed=seed), **common)
         return block.dataloaders(files, path=root, **dl_kwargs)
 
     folder = labels.get("folder") or {}
@@ -131,7 +132,7 @@ def vision_dataloaders(task: dict, root: Path, *, seed: int, device, num_workers
         splitter = IndexSplitter(list(range(len(train), len(train) + len(valid))))
         items = train + valid
     else:
-        splitter = RandomSplitter(_valid_pct(task), seed=seed)
+        splitter = RandomSplitter(_valid_pct(task, "vision"), seed=seed)
         items = train
     if len({parent_label(f) for f in items}) < 2:
         raise DataError(f"folder labels: images under {root / train_dir} must sit in one folder per "
@@ -208,20 +209,16 @@ def tabular_dataloaders(task: dict, root: Path, *, seed: int, device, num_worker
         raise DataError(f"tabular: the target column '{target}' has {int(df[target].isna().sum())} "
                         f"empty values; drop or fill those rows")
     cat, cont = tabular_columns(df, task, target)
-    procs_spec = task.get("procs") or []
-    try:
-        procs = [_PROCS[p] for p in procs_spec] if procs_spec else [Categorify, FillMissing, Normalize]
-    except KeyError as e:
-        raise DataError(f"tabular: unknown proc {e.args[0]!r}") from e
+    procs = [_proc(p) for p in resolved(task, "procs", "tabular")]
     regression = bool(task.get("regression"))
     if regression:
         if not pd.api.types.is_numeric_dtype(df[target].dtype):
             raise DataError(f"tabular: regression needs a numeric target, '{target}' is "
                             f"{df[target].dtype}")
         df[target] = df[target].astype("float32")
-    splits = RandomSplitter(_valid_pct(task), seed=seed)(list(range(len(df))))
+    splits = RandomSplitter(_valid_pct(task, "tabular"), seed=seed)(list(range(len(df))))
     to = TabularPandas(df, procs=procs, cat_names=cat, cont_names=cont, y_names=target,
                        y_block=RegressionBlock() if regression else CategoryBlock(),
                        splits=splits, device=device)
-    return to.dataloaders(bs=spec_int(task, "batchSize", 64), num_workers=num_workers,
+    return to.dataloaders(bs=int(resolved(task, "batchSize", "tabular")), num_workers=num_workers,
                           device=device, path=root)

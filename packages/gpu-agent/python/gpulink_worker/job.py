@@ -21,6 +21,16 @@ class DataError(Exception):
     """The task's data cannot be used; the message tells a person what to fix."""
 
 
+class ProtocolError(ValueError):
+    """The agent sent what PROTOCOL.md does not allow: a bug in one of the two, not the user's."""
+
+
+# WorkerEnvelope in proto/gpulink/v1/worker.proto, by proto3 JSON name. The agent's tests hold this
+# tuple to the proto's fields and every envelope key read in this package to this tuple.
+ENVELOPE_FIELDS = ("jobId", "attempt", "spec", "dataDir", "workspaceDir", "artifactsDir", "workDir",
+                   "device", "modelPath", "resume", "batchEventsPerSecond")
+
+
 @dataclass
 class ResumePlan:
     """Where the previous attempt stopped: after epoch `epoch` of the job's fit number `fit_index`."""
@@ -37,9 +47,9 @@ class Job:
     envelope: dict
     artifacts_dir: Path
     device: str
-    batch_events_per_second: float = 10.0
+    batch_events_per_second: float
     checkpoint_every_epoch: bool = False
-    checkpoint_keep_last: int = 1
+    checkpoint_keep_last: int = 0
     resume: ResumePlan | None = None
     # Counters across every fit of the job (fine_tune runs two, a script may run many).
     fits_started: int = 0
@@ -52,6 +62,19 @@ class Job:
     @property
     def spec(self) -> dict:
         return self.envelope.get("spec") or {}
+
+    @property
+    def data_dir(self) -> str | None:
+        """The task's main dataset, resolved by the agent; None when the worker downloads it (URLs)."""
+        return self.envelope.get("dataDir")
+
+    @property
+    def workspace_dir(self) -> str | None:
+        return self.envelope.get("workspaceDir")
+
+    @property
+    def model_path(self) -> str | None:
+        return self.envelope.get("modelPath")
 
     @property
     def on_cuda(self) -> bool:
@@ -136,15 +159,12 @@ def set_current(job: Job | None) -> None:
     _current = job
 
 
-def spec_int(d: dict, key: str, default: int) -> int:
-    """A proto3 scalar whose zero value means 'use the default' (uint64 may arrive as a string)."""
-    v = d.get(key)
-    if v in (None, "", 0, "0"):
-        return default
-    return int(v)
+def resolved(d: dict, key: str, where: str) -> Any:
+    """A spec field the agent always fills in (its default included): absent is a protocol error.
 
-
-def spec_optional(d: dict, key: str, default: Any) -> Any:
-    """A proto3 `optional` field: present (even when zero) means set."""
+    The worker holds no defaults of its own; jobSpecDefaults in the agent's contract package does.
+    """
     v = d.get(key)
-    return default if v is None else v
+    if v is None or v == "" or v == []:
+        raise ProtocolError(f"the job spec has no {where}.{key}; the agent fills in every default")
+    return v

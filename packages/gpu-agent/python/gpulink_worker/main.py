@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from .events import ERROR_CUDA_OOM, ERROR_DATA, ERROR_EXCEPTION, EventWriter
-from .job import DataError, Job, ResumePlan, set_current
+from .job import ENVELOPE_FIELDS, DataError, Job, ProtocolError, ResumePlan, resolved, set_current
 
 _EVENTS_FD_ENV = "GPULINK_EVENTS_FD"
 _MAX_MESSAGE = 1000
@@ -101,18 +101,19 @@ def main() -> int:
 
 
 def make_job(writer: EventWriter, envelope: dict) -> Job:
-    artifacts = envelope.get("artifactsDir")
-    if not artifacts:
-        raise ValueError("the job envelope has no artifactsDir")
-    spec = envelope.get("spec") or {}
-    policy = spec.get("checkpoint") or {}
-    rate = envelope.get("batchEventsPerSecond")
+    unknown = sorted(set(envelope) - set(ENVELOPE_FIELDS))
+    if unknown:
+        raise ProtocolError(f"the job envelope has fields this worker does not know: {', '.join(unknown)}")
+    for key in ("artifactsDir", "device", "spec", "batchEventsPerSecond"):
+        if not envelope.get(key):
+            raise ProtocolError(f"the job envelope has no {key}")
+    policy = envelope["spec"].get("checkpoint")
     job = Job(
-        writer=writer, envelope=envelope, artifacts_dir=Path(artifacts),
-        device=str(envelope.get("device") or "cpu"),
-        batch_events_per_second=float(rate) if rate else 10.0,
-        checkpoint_every_epoch=bool(policy.get("everyEpoch")),
-        checkpoint_keep_last=int(policy.get("keepLast") or 1),
+        writer=writer, envelope=envelope, artifacts_dir=Path(envelope["artifactsDir"]),
+        device=str(envelope["device"]),
+        batch_events_per_second=float(envelope["batchEventsPerSecond"]),
+        checkpoint_every_epoch=bool(policy and policy.get("everyEpoch")),
+        checkpoint_keep_last=int(resolved(policy, "keepLast", "checkpoint")) if policy else 0,
     )
     resume = envelope.get("resume")
     if resume:

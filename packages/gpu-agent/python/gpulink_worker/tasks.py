@@ -29,14 +29,10 @@ from fastai.vision.learner import vision_learner
 
 from . import data as datamod
 from .events import prediction_item
-from .job import DataError, Job, spec_int, spec_optional
+from .job import DataError, Job, ProtocolError, resolved
 
-_FIT_METHODS = {
-    "FIT_METHOD_UNSPECIFIED": None, 0: None,
-    "FIT_METHOD_FINE_TUNE": "fine_tune", 1: "fine_tune",
-    "FIT_METHOD_FIT_ONE_CYCLE": "fit_one_cycle", 2: "fit_one_cycle",
-    "FIT_METHOD_FIT": "fit", 3: "fit",
-}
+# The spec arrives with every default filled in by the agent (PROTOCOL.md), and checked there:
+# this module reads values (`resolved` for those the agent always sets) and checks none again.
 _SUGGESTIONS = (("valley", valley), ("slide", slide), ("minimum", minimum), ("steep", steep))
 # Names in fastai.metrics that are building blocks, not metrics.
 _NOT_METRIC = {"AccumMetric", "skm_to_fastai", "optim_metric", "LossMetric", "LossMetrics"}
@@ -138,29 +134,33 @@ def resolve_metrics(names: list[str], n_classes: int) -> list:
 
 
 def _lr(task: dict):
+    """'find', a fixed rate, or None: unset, which leaves fastai its own default for the method."""
     lr = task.get("lr") or {}
     if lr.get("find"):
         return "find"
-    if lr.get("fixed") is not None:
-        value = float(lr["fixed"])
-        if value <= 0:
-            raise ValueError(f"lr.fixed must be > 0, got {value}")
-        return value
-    return None
+    return float(lr["fixed"]) if lr.get("fixed") is not None else None
+
+
+def _fit_method(task: dict, kind: str) -> str:
+    """The Learner method a FitMethod names: FIT_METHOD_FIT_ONE_CYCLE is learn.fit_one_cycle."""
+    name = resolved(task, "fitMethod", kind)
+    if not isinstance(name, str) or not name.startswith("FIT_METHOD_") or name.endswith("_UNSPECIFIED"):
+        raise ProtocolError(f"{kind}.fitMethod: {name!r} is not a FitMethod of the contract")
+    return name.removeprefix("FIT_METHOD_").lower()
 
 
 def build_learner(job: Job, kind: str, task: dict, work: Path):
-    seed = int(spec_optional(task, "seed", 42))
+    seed = int(resolved(task, "seed", kind))
     set_seed(seed)
     device = torch.device(job.device)
     if kind == "vision":
-        root = datamod.resolve_data(task.get("data"), job.envelope.get("dataDir"), "vision data")
+        root = datamod.resolve_data(task.get("data"), job.data_dir, "vision data")
         with _data_phase("image"):
             dls = datamod.vision_dataloaders(task, root, seed=seed, device=device,
                                              num_workers=_num_workers(job))
-        arch = resolve_arch(task.get("arch") or "resnet34")
-        metrics = resolve_metrics(task.get("metrics") or ["accuracy"], dls.c)
-        pretrained = bool(spec_optional(task, "pretrained", True))
+        arch = resolve_arch(resolved(task, "arch", kind))
+        metrics = resolve_metrics(task.get("metrics") or [], dls.c)
+        pretrained = bool(resolved(task, "pretrained", kind))
         learn = vision_learner(dls, arch, pretrained=pretrained, metrics=metrics, path=work)
         if task.get("fp16"):
             if job.on_cuda:
@@ -169,14 +169,13 @@ def build_learner(job: Job, kind: str, task: dict, work: Path):
                 job.writer.warning(code="fp16_on_cpu",
                                    message="fp16 (mixed precision) needs a GPU; training in fp32 on the CPU")
         return learn, pretrained
-    root = datamod.resolve_data(task.get("data"), job.envelope.get("dataDir"), "tabular data")
+    root = datamod.resolve_data(task.get("data"), job.data_dir, "tabular data")
     with _data_phase("tabular"):
         dls = datamod.tabular_dataloaders(task, root, seed=seed, device=device,
                                           num_workers=_num_workers(job))
     regression = bool(task.get("regression"))
-    names = task.get("metrics") or ([] if regression else ["accuracy"])
-    metrics = resolve_metrics(names, 0 if regression else dls.c)
-    layers = [int(x) for x in task.get("layers") or [200, 100]]
+    metrics = resolve_metrics(task.get("metrics") or [], 0 if regression else dls.c)
+    layers = [int(x) for x in resolved(task, "layers", kind)]
     y_range = None
     if regression:
         # fastai's advice for regression: squash the output into the target's range. Without
@@ -207,13 +206,13 @@ def _suggestions(learn, num_it: int) -> list[tuple[str, float]]:
     return out
 
 
-def run_lr_find(job: Job, learn, start_lr=1e-7, end_lr=10.0, num_it=100) -> list[tuple[str, float]] | None:
-    """Runs the finder and emits lrFindResult; None when it was cancelled."""
-    learn.lr_find(start_lr=start_lr, end_lr=end_lr, num_it=num_it, show_plot=False,
-                  suggest_funcs=None)
+def run_lr_find(job: Job, learn, **span) -> list[tuple[str, float]] | None:
+    """Runs the finder over `span` (start_lr, end_lr, num_it; none given: fastai's own) and emits
+    lrFindResult; None when it was cancelled."""
+    learn.lr_find(**span, show_plot=False, suggest_funcs=None)
     if job.cancelled:
         return None
-    suggestions = _suggestions(learn, num_it)
+    suggestions = _suggestions(learn, span.get("num_it") or len(learn.recorder.lrs))
     job.writer.lr_find_result(lrs=[float(x) for x in learn.recorder.lrs],
                               losses=[float(x) for x in learn.recorder.losses],
                               suggestions=suggestions)
@@ -221,17 +220,9 @@ def run_lr_find(job: Job, learn, start_lr=1e-7, end_lr=10.0, num_it=100) -> list
 
 
 def train(job: Job, kind: str, task: dict, work: Path) -> str:
-    epochs = spec_int(task, "epochs", 0)
-    if epochs <= 0:
-        raise ValueError(f"{kind}: epochs must be > 0")
-    learn, pretrained = build_learner(job, kind, task, work)
-    method = _FIT_METHODS.get(task.get("fitMethod", 0), "invalid")
-    if method == "invalid":
-        raise ValueError(f"unknown fitMethod {task.get('fitMethod')!r}")
-    if method is None:
-        method = "fine_tune" if kind == "vision" and pretrained else "fit_one_cycle"
-    if kind == "tabular" and method == "fine_tune":
-        raise ValueError("fitMethod FIT_METHOD_FINE_TUNE is not valid for a tabular task")
+    epochs = int(resolved(task, "epochs", kind))
+    method = _fit_method(task, kind)
+    learn, _ = build_learner(job, kind, task, work)
     lr = _lr(task)
     if lr == "find":
         suggestions = run_lr_find(job, learn)
@@ -240,13 +231,9 @@ def train(job: Job, kind: str, task: dict, work: Path) -> str:
         lr = dict(suggestions).get("valley")
         if lr is None:
             raise RuntimeError("the learning-rate finder found no 'valley' suggestion; set lr.fixed")
-    if method == "fine_tune":
-        kwargs = {} if lr is None else {"base_lr": lr}
-        learn.fine_tune(epochs, freeze_epochs=spec_int(task, "freezeEpochs", 1), **kwargs)
-    elif method == "fit_one_cycle":
-        learn.fit_one_cycle(epochs, lr_max=lr)
-    else:
-        learn.fit(epochs, lr=lr)
+    # Each method takes the epochs, then the learning rate (base_lr, lr_max, lr) positionally.
+    extra = {"freeze_epochs": int(resolved(task, "freezeEpochs", kind))} if method == "fine_tune" else {}
+    getattr(learn, method)(epochs, *([] if lr is None else [lr]), **extra)
     if job.cancelled:
         return "cancelled"
     export(job, learn)
@@ -293,12 +280,10 @@ def lr_find_task(job: Job, task: dict, work: Path) -> str:
         learn, _ = build_learner(job, "tabular", task["tabular"] or {}, work)
     else:
         raise ValueError("lrFind needs a vision or tabular setup")
-    start = float(task.get("startLr") or 1e-7)
-    end = float(task.get("endLr") or 10.0)
-    num_it = spec_int(task, "numIterations", 100)
-    if not 0 < start < end:
-        raise ValueError(f"lrFind: need 0 < startLr < endLr, got {start} and {end}")
-    return "cancelled" if run_lr_find(job, learn, start, end, num_it) is None else "succeeded"
+    span = dict(start_lr=float(resolved(task, "startLr", "lrFind")),
+                end_lr=float(resolved(task, "endLr", "lrFind")),
+                num_it=int(resolved(task, "numIterations", "lrFind")))
+    return "cancelled" if run_lr_find(job, learn, **span) is None else "succeeded"
 
 
 # --- script -----------------------------------------------------------------------------------
@@ -308,9 +293,8 @@ class ScriptExit(Exception):
 
 
 def script_task(job: Job, task: dict) -> str:
-    env = job.envelope
-    if env.get("workspaceDir"):
-        workspace = Path(env["workspaceDir"])
+    if job.workspace_dir:
+        workspace = Path(job.workspace_dir)
     else:
         workspace = datamod.resolve_data(task.get("workspace"), None, "script workspace")
     entry_name = task.get("entrypoint") or ""
@@ -323,8 +307,8 @@ def script_task(job: Job, task: dict) -> str:
                         + (f" (Python files there: {', '.join(found)})" if found else ""))
     for key, value in (task.get("env") or {}).items():
         os.environ[str(key)] = str(value)
-    if task.get("data") or env.get("dataDir"):
-        os.environ["GPULINK_DATA"] = str(datamod.resolve_data(task.get("data"), env.get("dataDir"),
+    if task.get("data") or job.data_dir:
+        os.environ["GPULINK_DATA"] = str(datamod.resolve_data(task.get("data"), job.data_dir,
                                                               "script data"))
     job.artifacts_dir.mkdir(parents=True, exist_ok=True)
     os.environ["GPULINK_ARTIFACTS"] = str(job.artifacts_dir.resolve())
@@ -344,17 +328,17 @@ def script_task(job: Job, task: dict) -> str:
 # --- predict ----------------------------------------------------------------------------------
 
 def predict_task(job: Job, task: dict) -> str:
-    model_path = job.envelope.get("modelPath")
+    model_path = job.model_path
     if not model_path or not Path(model_path).is_file():
         raise DataError(f"predict: the model file {model_path!r} does not exist")
     with warnings.catch_warnings():
         # The export comes from a gpulink job the user ran: the insecure-pickle notice is noise.
         warnings.filterwarnings("ignore", message=".*load_learner.*")
         learn = load_learner(model_path, cpu=not job.on_cuda)
-    root = datamod.resolve_data(task.get("inputs"), job.envelope.get("dataDir"), "predict inputs")
+    root = datamod.resolve_data(task.get("inputs"), job.data_dir, "predict inputs")
     tabular = isinstance(learn.dls, TabularDataLoaders)
     paths = _input_files(root, task.get("inputPaths") or [], tabular)
-    top_k = spec_int(task, "topK", 3)
+    top_k = int(resolved(task, "topK", "predict"))
     items: list[dict] = []
     for i in range(0, len(paths), 1 if tabular else _PREDICT_CHUNK):
         if job.cancelled:

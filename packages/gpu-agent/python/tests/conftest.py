@@ -124,15 +124,39 @@ class WorkerRun:
                 f"stderr:\n{self.stderr[-6000:]}")
 
 
+# --- specs and envelopes ------------------------------------------------------------------------
+# The agent hands the worker a spec with every default filled in (PROTOCOL.md), so a spec a test
+# writes carries every field the agent fills in too: here at values small enough for a CPU test,
+# which each test overrides where it matters. These are test settings, not the contract's defaults.
+
+_VISION = {"labels": {"folder": {}}, "arch": "resnet18", "pretrained": False, "imageSize": 16,
+           "batchSize": 16, "validPct": 0.2, "seed": 42, "epochs": 1,
+           "fitMethod": "FIT_METHOD_FIT_ONE_CYCLE", "freezeEpochs": 1, "metrics": ["accuracy"]}
+_TABULAR = {"procs": ["TABULAR_PROC_CATEGORIFY", "TABULAR_PROC_FILL_MISSING", "TABULAR_PROC_NORMALIZE"],
+            "layers": [200, 100], "batchSize": 64, "validPct": 0.2, "seed": 42, "epochs": 1,
+            "fitMethod": "FIT_METHOD_FIT_ONE_CYCLE", "metrics": ["accuracy"]}
+LR_FIND_SPAN = {"startLr": 1e-7, "endLr": 10, "numIterations": 100}
+
+
+def vision_task(**fields) -> dict:
+    """A VisionTask as the agent resolves it, with `fields` set."""
+    return {**_VISION, **fields}
+
+
+def tabular_task(**fields) -> dict:
+    """A TabularTask as the agent resolves it, with `fields` set."""
+    return {**_TABULAR, **fields}
+
+
 def envelope(spec: dict, artifacts: Path, *, data_dir=None, workspace_dir=None, model_path=None,
              resume=None, rate: float = 10, device: str = "cpu") -> dict:
+    """A WorkerEnvelope in proto3 JSON, as the agent writes it: unset fields absent."""
+    optional = {"dataDir": data_dir, "workspaceDir": workspace_dir, "modelPath": model_path}
     return {
         "jobId": "job_test", "attempt": 1 if resume is None else 2, "spec": spec,
-        "dataDir": str(data_dir) if data_dir else None,
-        "workspaceDir": str(workspace_dir) if workspace_dir else None,
-        "artifactsDir": str(artifacts), "device": device,
-        "modelPath": str(model_path) if model_path else None,
-        "resume": resume, "batchEventsPerSecond": rate,
+        **{k: str(v) for k, v in optional.items() if v},
+        "artifactsDir": str(artifacts), "workDir": str(artifacts.parent), "device": device,
+        **({"resume": resume} if resume else {}), "batchEventsPerSecond": rate,
     }
 
 

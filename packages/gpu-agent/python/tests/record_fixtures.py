@@ -18,8 +18,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from conftest import (check_event, check_run, envelope, failing_tabular_script, run_worker,  # noqa: E402
-                      write_breast_cancer, write_digits)
+from conftest import (LR_FIND_SPAN, check_event, check_run, envelope, failing_tabular_script,  # noqa: E402
+                      run_worker, tabular_task, vision_task, write_breast_cancer, write_digits)
 
 FIXTURES = HERE / "fixtures"
 
@@ -57,21 +57,20 @@ def main() -> None:
         digits = write_digits(tmp / "digits", range(600), size=32)
         write_breast_cancer(tmp / "cancer" / "cancer.csv")
 
-        vision = {"name": "digits", "vision": {
-            "data": {"datasetId": "ds_digits"}, "labels": {"folder": {}}, "arch": "resnet18",
-            "pretrained": False, "imageSize": 32, "batchSize": 32, "epochs": 4,
-            "fitMethod": "FIT_METHOD_FIT_ONE_CYCLE", "lr": {"fixed": 0.01},
-            "metrics": ["accuracy", "error_rate"], "fp16": True}}
+        vision = {"name": "digits", "vision": vision_task(
+            data={"datasetId": "ds_digits"}, imageSize=32, batchSize=32, epochs=4,
+            lr={"fixed": 0.01}, metrics=["accuracy", "error_rate"], fp16=True)}
         record("vision", envelope(vision, tmp / "vision" / "artifacts", data_dir=digits, rate=4),
                tmp)
 
-        tabular = {"name": "cancer", "checkpoint": {"everyEpoch": True, "keepLast": 1}, "tabular": {
-            "data": {"datasetId": "ds_cancer"}, "csvPath": "cancer.csv", "target": "diagnosis",
-            "epochs": 2, "lr": {"fixed": 0.01}, "metrics": ["accuracy", "f1_score"]}}
+        tabular = {"name": "cancer", "checkpoint": {"everyEpoch": True, "keepLast": 1},
+                   "tabular": tabular_task(data={"datasetId": "ds_cancer"}, csvPath="cancer.csv",
+                                           target="diagnosis", epochs=2, lr={"fixed": 0.01},
+                                           metrics=["accuracy", "f1_score"])}
         record("tabular", envelope(tabular, tmp / "tabular" / "artifacts",
                                    data_dir=tmp / "cancer", rate=4), tmp)
 
-        lr_find = {"lrFind": {"tabular": tabular["tabular"], "numIterations": 40}}
+        lr_find = {"lrFind": {"tabular": tabular["tabular"], **LR_FIND_SPAN, "numIterations": 40}}
         record("lr-find", envelope(lr_find, tmp / "lr" / "artifacts", data_dir=tmp / "cancer"), tmp)
 
         inputs = write_digits(tmp / "inputs", range(1790, 1797), size=32, layout="flat")

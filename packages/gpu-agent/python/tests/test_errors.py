@@ -9,16 +9,16 @@ import json
 import pytest
 import torch
 
-from conftest import check_event
+from conftest import check_event, tabular_task, vision_task
 from gpulink_worker import tasks
 from gpulink_worker.events import EventWriter
-from gpulink_worker.job import DataError, Job
+from gpulink_worker.job import DataError, Job, ProtocolError
 from gpulink_worker.main import _report, make_job
 
 
 def _job(tmp_path, spec: dict, **envelope) -> Job:
     return Job(writer=EventWriter(io.StringIO()), envelope={"spec": spec, **envelope},
-               artifacts_dir=tmp_path / "artifacts", device="cpu")
+               artifacts_dir=tmp_path / "artifacts", device="cpu", batch_events_per_second=10)
 
 
 def _error_event(exc: BaseException) -> dict:
@@ -37,7 +37,7 @@ def _fails(job: Job, exc_type=DataError) -> BaseException:
 
 
 def test_missing_target_column(tmp_path, cancer_dir):
-    spec = {"tabular": {"csvPath": "cancer.csv", "target": "outcome", "epochs": 1}}
+    spec = {"tabular": tabular_task(csvPath="cancer.csv", target="outcome")}
     err = _error_event(_fails(_job(tmp_path, spec, dataDir=str(cancer_dir))))
     assert err["kind"] == "ERROR_KIND_DATA" and err["exceptionType"] == "DataError"
     assert "'outcome'" in err["message"] and "diagnosis" in err["message"]
@@ -45,42 +45,39 @@ def test_missing_target_column(tmp_path, cancer_dir):
 
 
 def test_missing_csv_lists_the_ones_there(tmp_path, cancer_dir):
-    spec = {"tabular": {"csvPath": "train.csv", "target": "diagnosis", "epochs": 1}}
+    spec = {"tabular": tabular_task(csvPath="train.csv", target="diagnosis")}
     exc = _fails(_job(tmp_path, spec, dataDir=str(cancer_dir)))
     assert "train.csv not found" in str(exc) and "cancer.csv" in str(exc)
 
 
 def test_unknown_tabular_column(tmp_path, cancer_dir):
-    spec = {"tabular": {"csvPath": "cancer.csv", "target": "diagnosis", "epochs": 1,
-                        "categoricalColumns": ["colour"]}}
+    spec = {"tabular": tabular_task(csvPath="cancer.csv", target="diagnosis",
+                                    categoricalColumns=["colour"])}
     assert "colour" in str(_fails(_job(tmp_path, spec, dataDir=str(cancer_dir))))
 
 
 def test_folder_without_images(tmp_path):
     (tmp_path / "data" / "cats").mkdir(parents=True)
     (tmp_path / "data" / "cats" / "notes.txt").write_text("no images here")
-    spec = {"vision": {"labels": {"folder": {}}, "epochs": 1, "pretrained": False}}
+    spec = {"vision": vision_task()}
     exc = _fails(_job(tmp_path, spec, dataDir=str(tmp_path / "data")))
     assert "no images" in str(exc)
 
 
 def test_file_names_that_do_not_match_the_pattern(tmp_path, digits_flat):
-    spec = {"vision": {"labels": {"fileNameRegex": {"pattern": r"^digit_(\d)\.png$"}},
-                       "epochs": 1, "pretrained": False}}
+    spec = {"vision": vision_task(labels={"fileNameRegex": {"pattern": r"^digit_(\d)\.png$"}})}
     exc = _fails(_job(tmp_path, spec, dataDir=str(digits_flat / "imgs")))
     assert "200 of 200 file names do not match" in str(exc)
 
 
 def test_csv_labels_pointing_at_missing_files(tmp_path, digits_flat):
-    spec = {"vision": {"labels": {"csv": {"csvPath": "labels.csv"}}, "epochs": 1,
-                       "pretrained": False}}
+    spec = {"vision": vision_task(labels={"csv": {"csvPath": "labels.csv"}})}
     exc = _fails(_job(tmp_path, spec, dataDir=str(digits_flat)))  # imageDir "imgs" not given
     assert "200 of 200 files listed in labels.csv are missing" in str(exc)
 
 
 def test_unknown_architecture_and_metric(tmp_path, digits_flat):
-    base = {"labels": {"csv": {"csvPath": "labels.csv", "imageDir": "imgs"}}, "epochs": 1,
-            "pretrained": False, "imageSize": 16}
+    base = vision_task(labels={"csv": {"csvPath": "labels.csv", "imageDir": "imgs"}})
     exc = _fails(_job(tmp_path, {"vision": dict(base, arch="resnet19")},
                       dataDir=str(digits_flat)), ValueError)
     assert "unknown architecture 'resnet19'" in str(exc)
@@ -144,4 +141,22 @@ def test_a_bad_envelope_is_an_exception():
         make_job(EventWriter(io.StringIO()), {"spec": {"vision": {}}})
     err = _error_event(info.value)
     assert err["kind"] == "ERROR_KIND_EXCEPTION"
-    assert err["message"] == "ValueError: the job envelope has no artifactsDir"
+    assert err["message"] == "ProtocolError: the job envelope has no artifactsDir"
+
+
+def test_an_envelope_field_the_proto_does_not_declare_is_refused(tmp_path):
+    env = {"spec": {"vision": vision_task()}, "artifactsDir": str(tmp_path), "device": "cpu",
+           "batchEventsPerSecond": 10, "arch": "resnet18"}
+    with pytest.raises(ValueError, match="fields this worker does not know: arch"):
+        make_job(EventWriter(io.StringIO()), env)
+
+
+def test_a_default_the_agent_did_not_fill_in_is_a_protocol_error(tmp_path, digits_flat):
+    # The worker holds no defaults: an unset arch is the agent's bug, never "resnet-something".
+    task = vision_task(labels={"csv": {"csvPath": "labels.csv", "imageDir": "imgs"}})
+    del task["arch"]
+    exc = _fails(_job(tmp_path, {"vision": task}, dataDir=str(digits_flat)), ProtocolError)
+    assert str(exc) == "the job spec has no vision.arch; the agent fills in every default"
+    exc = _fails(_job(tmp_path, {"tabular": {k: v for k, v in tabular_task().items() if k != "epochs"}}),
+                 ProtocolError)
+    assert "tabular.epochs" in str(exc)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torchvision
 
-from conftest import WorkerRun, check_event, check_fit_sequence
+from conftest import WorkerRun, check_event, check_fit_sequence, tabular_task, vision_task
 from gpulink_worker import job as jobmod
 from gpulink_worker import tasks
 from gpulink_worker.callback import install
@@ -37,7 +37,7 @@ def _run(tmp_path, spec: dict, data_dir: Path, **envelope) -> list[dict]:
     buf = io.StringIO()
     job = jobmod.Job(writer=EventWriter(buf),
                      envelope={"spec": spec, "dataDir": str(data_dir), **envelope},
-                     artifacts_dir=tmp_path / "artifacts", device="cpu")
+                     artifacts_dir=tmp_path / "artifacts", device="cpu", batch_events_per_second=10)
     jobmod.set_current(job)
     try:
         assert tasks.run_task(job) == "succeeded"
@@ -52,10 +52,9 @@ def _run(tmp_path, spec: dict, data_dir: Path, **envelope) -> list[dict]:
 
 def test_timm_model_with_csv_labels_and_a_valid_column(tmp_path, digits_flat):
     pytest.importorskip("timm")
-    spec = {"vision": {
-        "labels": {"csv": {"csvPath": "labels.csv", "imageDir": "imgs", "validColumn": "is_valid"}},
-        "arch": "test_resnet", "pretrained": False, "imageSize": 16, "batchSize": 16, "epochs": 1,
-        "metrics": ["accuracy", "f1_score", "top_k_accuracy"]}}
+    spec = {"vision": vision_task(
+        labels={"csv": {"csvPath": "labels.csv", "imageDir": "imgs", "validColumn": "is_valid"}},
+        arch="test_resnet", metrics=["accuracy", "f1_score", "top_k_accuracy"])}
     events = _run(tmp_path, spec, digits_flat)
     (started,) = [e["fitStarted"] for e in events if "fitStarted" in e]
     # labels.csv marks every 5th row for validation: 40 of 200.
@@ -65,8 +64,8 @@ def test_timm_model_with_csv_labels_and_a_valid_column(tmp_path, digits_flat):
 
 
 def test_tabular_regression_and_predicting_values(tmp_path, cancer_dir):
-    spec = {"tabular": {"csvPath": "cancer.csv", "target": "mean area", "regression": True,
-                        "epochs": 3, "lr": {"fixed": 0.01}, "metrics": ["mae"]}}
+    spec = {"tabular": tabular_task(csvPath="cancer.csv", target="mean area", regression=True,
+                                    epochs=3, lr={"fixed": 0.01}, metrics=["mae"])}
     events = _run(tmp_path / "train", spec, cancer_dir)
     (started,) = [e["fitStarted"] for e in events if "fitStarted" in e]
     assert started["metricNames"] == ["mae"]
@@ -76,7 +75,7 @@ def test_tabular_regression_and_predicting_values(tmp_path, cancer_dir):
     df = pd.read_csv(cancer_dir / "cancer.csv").head(4)
     df.drop(columns=["mean area"]).to_csv(inputs / "rows.csv", index=False)
     (inputs / "notes.txt").write_text("not an input")
-    events = _run(tmp_path / "predict", {"predict": {}}, inputs,
+    events = _run(tmp_path / "predict", {"predict": {"topK": 3}}, inputs,
                   modelPath=str(tmp_path / "train" / "artifacts" / "export.pkl"))
     (preds,) = [e["predictions"] for e in events if "predictions" in e]
     assert [i["input"] for i in preds["items"]] == [f"rows.csv#{n}" for n in range(4)]

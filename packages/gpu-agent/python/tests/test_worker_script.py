@@ -106,7 +106,7 @@ def test_script_checkpoints_and_resumes_mid_fit(script_run, cancer_dir, tmp_path
     # Resume after the 3rd epoch: fine_tune's unfrozen fit (fitIndex 2), its epoch 0.
     ws = _workspace(tmp_path / "ws", {"train.py": TRAIN_PY, "helpers.py": HELPERS_PY})
     resume = {"checkpoint": str(work / "artifacts/checkpoints/epoch-3.pth")}
-    spec = _script_spec("train.py", cancer_dir / "cancer.csv", checkpoint={"everyEpoch": True})
+    spec = _script_spec("train.py", cancer_dir / "cancer.csv", checkpoint={"everyEpoch": True, "keepLast": 1})
     again = run_worker(envelope(spec, tmp_path / "artifacts", workspace_dir=ws, resume=resume),
                        cwd=tmp_path)
     check_run(again)

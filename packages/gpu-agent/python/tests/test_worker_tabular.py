@@ -5,15 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from conftest import check_fit_sequence, check_run, envelope, run_worker, value
+from conftest import check_fit_sequence, check_run, envelope, run_worker, tabular_task, value
 
 TABULAR_SPEC = {
     "name": "cancer",
     "checkpoint": {"everyEpoch": True, "keepLast": 2},
-    "tabular": {
-        "data": {"datasetId": "ds_cancer"}, "csvPath": "cancer.csv", "target": "diagnosis",
-        "epochs": 3, "batchSize": 64, "lr": {"fixed": 0.01}, "seed": 7,
-    },
+    "tabular": tabular_task(
+        data={"datasetId": "ds_cancer"}, csvPath="cancer.csv", target="diagnosis",
+        epochs=3, batchSize=64, lr={"fixed": 0.01}, seed=7,
+    ),
 }
 
 

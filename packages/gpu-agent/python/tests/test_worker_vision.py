@@ -6,20 +6,17 @@ import json
 
 import pytest
 
-from conftest import (check_fit_sequence, check_run, digit_label, envelope, run_worker,
-                      value, write_digits)
+from conftest import (LR_FIND_SPAN, check_fit_sequence, check_run, digit_label, envelope, run_worker,
+                      value, vision_task, write_digits)
 from gpulink_worker.job import sha256_file
 
 # 480 training / 120 validation digits at 32 px; resnet18 from scratch reaches ~95% in 4 epochs.
 VISION_SPEC = {
     "name": "digits-resnet18",
-    "vision": {
-        "data": {"agentPath": "(resolved by the agent)"},
-        "labels": {"folder": {}},
-        "arch": "resnet18", "pretrained": False, "imageSize": 32, "batchSize": 32,
-        "validPct": 0.2, "seed": 42, "epochs": 4, "lr": {"fixed": 0.01},
-        "fitMethod": "FIT_METHOD_FIT_ONE_CYCLE", "metrics": ["accuracy", "error_rate"],
-    },
+    "vision": vision_task(
+        data={"agentPath": "(resolved by the agent)"}, imageSize=32, batchSize=32, epochs=4,
+        lr={"fixed": 0.01}, metrics=["accuracy", "error_rate"],
+    ),
 }
 
 
@@ -107,11 +104,10 @@ def test_predict_with_the_exported_model(vision_run, tmp_path):
 
 def test_lr_find_on_csv_labelled_images(digits_flat, tmp_path):
     spec = {"lrFind": {
-        "vision": {"data": {"datasetId": "ds_x"},
-                   "labels": {"csv": {"csvPath": "labels.csv", "imageDir": "imgs",
-                                      "validColumn": "is_valid"}},
-                   "arch": "resnet18", "pretrained": False, "imageSize": 16, "batchSize": 16},
-        "numIterations": 20}}
+        "vision": vision_task(data={"datasetId": "ds_x"},
+                              labels={"csv": {"csvPath": "labels.csv", "imageDir": "imgs",
+                                              "validColumn": "is_valid"}}),
+        **LR_FIND_SPAN, "numIterations": 20}}
     run = run_worker(envelope(spec, tmp_path / "artifacts", data_dir=digits_flat), cwd=tmp_path)
     check_run(run)
     result = run.one("lrFindResult")
@@ -129,10 +125,9 @@ def test_lr_find_on_csv_labelled_images(digits_flat, tmp_path):
 
 
 def test_cancel_mid_epoch_stops_within_a_batch(digits_flat, tmp_path):
-    spec = {"vision": {"labels": {"fileNameRegex": {"pattern": r"^d(\d)_\d+\.png$"}},
-                       "data": {"datasetId": "ds_x"}, "arch": "resnet18", "pretrained": False,
-                       "imageSize": 16, "batchSize": 8, "epochs": 3, "fp16": True,
-                       "fitMethod": "FIT_METHOD_FINE_TUNE", "lr": {"fixed": 0.01}}}
+    spec = {"vision": vision_task(labels={"fileNameRegex": {"pattern": r"^d(\d)_\d+\.png$"}},
+                                  data={"datasetId": "ds_x"}, batchSize=8, epochs=3, fp16=True,
+                                  fitMethod="FIT_METHOD_FINE_TUNE", lr={"fixed": 0.01})}
     run = run_worker(
         envelope(spec, tmp_path / "artifacts", data_dir=digits_flat / "imgs", rate=1000), cwd=tmp_path,
         cancel_when=lambda e: "batch" in e and e["batch"]["training"] and e["batch"]["iter"] == 3)

@@ -1,5 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
-import { isTerminalJobState, type Job, type JobEvent, type JobSpec, JobState } from '@gpulink/proto';
+import {
+  isTerminalJobState,
+  type Job,
+  type JobEvent,
+  type JobSpec,
+  JobState,
+  jobSpecDefaults,
+} from '@gpulink/proto';
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '../rpc/status-error.js';
 import { DeviceQueues } from './device-queues.js';
 import { newJobId } from './ids.js';
@@ -48,7 +55,7 @@ export class JobManager {
   #state: ManagerState = 'accepting';
 
   constructor(options: JobManagerOptions) {
-    this.#o = { cancelGraceMs: 15_000, stallWarningMs: 120_000, ...options };
+    this.#o = { cancelGraceMs: 15_000, stallWarningMs: jobSpecDefaults.stallWarningMs, ...options };
   }
 
   /** Loads the state dir. Jobs that were starting or running become INTERRUPTED; queued ones queue again. */

@@ -11,7 +11,7 @@ import {
 import type { JobStore } from './job-store.js';
 import type { LiveJob } from './live-job.js';
 import { type ErrorReport, howRunEnded, type RunStop } from './run-outcome.js';
-import { cancelMessage, type WorkerEnvelope } from './worker-envelope.js';
+import { cancelMessage, type WorkerEnvelopeJson } from './worker-envelope.js';
 import type { WorkerProcess } from './worker-process.js';
 import { isProgress, readWorkerMessage, type WorkerOutcome } from './worker-protocol.js';
 
@@ -32,7 +32,7 @@ export interface JobRunOptions {
   /** Stall warning threshold when the spec sets none. */
   stallWarningMs: number;
   /** The envelope to hand the worker once it is ready; throws when the job cannot run in it. */
-  envelope(cudaAvailable: boolean): Promise<WorkerEnvelope>;
+  envelope(cudaAvailable: boolean): Promise<WorkerEnvelopeJson>;
   /** True once the agent is shutting down: it stops every worker itself, and their jobs are INTERRUPTED. */
   agentStopping(): boolean;
 }

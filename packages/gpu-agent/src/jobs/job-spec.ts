@@ -13,6 +13,7 @@ import {
 import { unsafePathReason } from '../data/safe-path.js';
 import { workerPythonDir } from '../paths.js';
 import { failedPrecondition, invalidArgument, notFound } from '../rpc/status-error.js';
+import { resolveSpec } from './resolve-spec.js';
 
 /** What validation needs to look up. */
 export interface SpecContext {
@@ -40,6 +41,8 @@ const ARCH = /^[A-Za-z0-9_.\-/]{1,128}$/;
 /**
  * Validates a JobSpec before anything is recorded and returns the device it runs on. Every problem
  * is INVALID_ARGUMENT (or NOT_FOUND / FAILED_PRECONDITION for what it refers to) naming the field.
+ * This is the one check of each constraint on the agent's side of the wire: the spec is checked
+ * with its defaults resolved, as the worker will run it, and the worker checks none again.
  */
 export async function validateSpec(spec: JobSpec, ctx: SpecContext): Promise<string> {
   if (spec.name.length > 200) throw invalidArgument('spec.name: at most 200 characters');
@@ -49,7 +52,7 @@ export async function validateSpec(spec: JobSpec, ctx: SpecContext): Promise<str
       throw invalidArgument(`spec.tags[${i}]: 1-64 letters, digits or _ . : = -`);
   }
   const device = pickDevice(spec.gpuCount, ctx.gpuCount);
-  const task = spec.task;
+  const task = resolveSpec(spec).task;
   if (!task) throw invalidArgument('spec.task: set exactly one of vision, tabular, script, lr_find, predict');
   switch (task.$case) {
     case 'vision':
@@ -63,10 +66,9 @@ export async function validateSpec(spec: JobSpec, ctx: SpecContext): Promise<str
       if (!t.setup) throw invalidArgument('spec.lr_find.setup: set vision or tabular');
       if (t.setup.$case === 'vision') await checkVision(t.setup.value, 'spec.lr_find.vision', ctx, false);
       else await checkTabular(t.setup.value, 'spec.lr_find.tabular', ctx, false);
-      if (t.startLr < 0 || t.endLr < 0)
+      if (!(t.startLr > 0 && t.endLr > 0))
         throw invalidArgument('spec.lr_find: start_lr and end_lr must be positive');
-      if ((t.startLr || 1e-7) >= (t.endLr || 10))
-        throw invalidArgument('spec.lr_find: start_lr must be below end_lr');
+      if (t.startLr >= t.endLr) throw invalidArgument('spec.lr_find: start_lr must be below end_lr');
       if (t.numIterations > 10_000) throw invalidArgument('spec.lr_find.num_iterations: at most 10000');
       break;
     }
@@ -95,9 +97,10 @@ export async function validateSpec(spec: JobSpec, ctx: SpecContext): Promise<str
       if (facts.state !== JobState.JOB_STATE_SUCCEEDED) {
         throw failedPrecondition(`spec.predict.model_job_id: job ${t.modelJobId} has not succeeded`);
       }
-      const artifact = t.modelArtifact || 'export.pkl';
-      if (!facts.artifacts.includes(artifact)) {
-        throw notFound(`spec.predict.model_artifact: job ${t.modelJobId} has no artifact "${artifact}"`);
+      if (!facts.artifacts.includes(t.modelArtifact)) {
+        throw notFound(
+          `spec.predict.model_artifact: job ${t.modelJobId} has no artifact "${t.modelArtifact}"`,
+        );
       }
       if (!t.inputs) throw invalidArgument('spec.predict.inputs: required');
       const root = await resolveRef(t.inputs, 'spec.predict.inputs', ctx);
@@ -133,11 +136,9 @@ async function checkVision(t: VisionTask, at: string, ctx: SpecContext, training
       `${at}.data: required (an uploaded dataset, an agent path, a URL or a fastai URLs name)`,
     );
   const root = await resolveRef(t.data, `${at}.data`, ctx);
-  if (t.arch && !ARCH.test(t.arch))
-    throw invalidArgument(`${at}.arch: "${t.arch}" is not an architecture name`);
+  if (!ARCH.test(t.arch)) throw invalidArgument(`${at}.arch: "${t.arch}" is not an architecture name`);
   if (training) checkEpochs(t.epochs, at);
-  if (t.imageSize !== 0 && (t.imageSize < 8 || t.imageSize > 4096))
-    throw invalidArgument(`${at}.image_size: 8..4096 pixels`);
+  if (t.imageSize < 8 || t.imageSize > 4096) throw invalidArgument(`${at}.image_size: 8..4096 pixels`);
   if (t.batchSize > 65_536) throw invalidArgument(`${at}.batch_size: at most 65536`);
   checkValidPct(t.validPct, at);
   checkLr(t.lr, at);
@@ -223,8 +224,8 @@ async function checkTabular(t: TabularTask, at: string, ctx: SpecContext, traini
   }
 }
 
-function checkEpochs(epochs: number, at: string): void {
-  if (epochs <= 0) throw invalidArgument(`${at}.epochs: must be at least 1`);
+function checkEpochs(epochs: number | undefined, at: string): void {
+  if (epochs === undefined || epochs <= 0) throw invalidArgument(`${at}.epochs: must be at least 1`);
   if (epochs > 100_000) throw invalidArgument(`${at}.epochs: at most 100000`);
 }
 

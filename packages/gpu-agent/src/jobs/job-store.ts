@@ -4,6 +4,7 @@ import { applyJobEvent, type Job, JobEvent, JobSpec, JobState } from '@gpulink/p
 import { writeFileAtomic } from '../state/state-dir.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
 import { type LogReadOptions, readLogChunks } from './log-reader.js';
+import { resolveSpec } from './resolve-spec.js';
 
 /** What job.json holds: what the log cannot tell. Everything else is derived from events.ndjson. */
 export interface JobRecord {
@@ -131,6 +132,7 @@ export function newJobSummary(record: JobRecord): Job {
   return {
     id: record.id,
     spec: record.spec,
+    resolvedSpec: resolveSpec(record.spec),
     state: JobState.JOB_STATE_UNSPECIFIED,
     createdAt: record.createdAt,
     startedAt: undefined,

@@ -2,7 +2,16 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorKind, FitMethod, type JobEvent, JobSpec, JobState } from '@gpulink/proto';
+import {
+  ErrorKind,
+  FitMethod,
+  type Job,
+  type JobEvent,
+  JobSpec,
+  JobState,
+  jobSpecDefaults,
+} from '@gpulink/proto';
+import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectEvents, rawClients, unaryCall } from '../test-utils/clients.js';
 import { makeSampleData, processAlive } from '../test-utils/sample-data.js';
@@ -154,6 +163,44 @@ describe('a vision job on the digits', () => {
     expect(preds).toHaveLength(10);
     const right = preds.filter((p) => p.input.split('/').pop()?.split('_')[0] === p.label).length;
     expect(right).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe("the contract's defaults and constraints", () => {
+  it('trains a job that leaves arch and epochs unset with the defaults the agent resolves for its worker', async () => {
+    const { arch: _arch, epochs: _epochs, ...given } = digitsVision();
+    const id = await submit({ $case: 'vision', value: given });
+    const events = await collectEvents(c, id);
+    expect(states(events).at(-1)).toBe('JOB_STATE_SUCCEEDED');
+    // The worker holds no defaults: it trained for as many epochs as the envelope's spec said.
+    const fits = events.flatMap((e) => (e.kind?.$case === 'fitStarted' ? [e.kind.value.nEpoch] : []));
+    expect(fits).toEqual([jobSpecDefaults.fit.epochs]);
+    expect(kinds(events).filter((k) => k === 'epochEnded')).toHaveLength(jobSpecDefaults.fit.epochs);
+    const { job } = await unaryCall<{ job?: Job }>((cb) => c.jobs.getJob({ jobId: id }, c.metadata(), cb));
+    // The job keeps its spec as submitted; resolved_spec is the one its worker ran.
+    const submitted = job?.spec?.task?.$case === 'vision' ? job.spec.task.value : undefined;
+    expect(submitted?.arch).toBe('');
+    expect(submitted?.epochs).toBeUndefined();
+    expect(job?.resolvedSpec?.task).toMatchObject({
+      $case: 'vision',
+      value: { arch: jobSpecDefaults.vision.arch, epochs: jobSpecDefaults.fit.epochs, imageSize: 32 },
+    });
+  });
+
+  it('refuses a valid_pct outside (0, 1) at submit with INVALID_ARGUMENT naming it, recording nothing', async () => {
+    const count = async () =>
+      (
+        await unaryCall<{ jobs: unknown[] }>((cb) =>
+          c.jobs.listJobs({ pageSize: 1000, pageToken: '', states: [], tags: [] }, c.metadata(), cb),
+        )
+      ).jobs.length;
+    const before = await count();
+    const refused = await submit({ $case: 'vision', value: digitsVision({ validPct: 1.5 }) }).catch((e) => e);
+    expect(refused).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: 'spec.vision.valid_pct: must be between 0 and 1 (exclusive)',
+    });
+    expect(await count()).toBe(before);
   });
 });
 

@@ -1,33 +1,22 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { JobSpec } from '@gpulink/proto';
+import { WorkerEnvelope } from '@gpulink/proto';
+import { contractType, validateJson } from '../rpc/contract.js';
 import { mainDataRef, resolveRef, type SpecContext } from './job-spec.js';
 import type { JobRecord, JobStore } from './job-store.js';
-
-/** The first line the agent writes on a worker's stdin: the job, and where its files are (python/PROTOCOL.md). */
-export interface WorkerEnvelope {
-  jobId: string;
-  attempt: number;
-  /** The JobSpec in proto3 canonical JSON. */
-  spec: unknown;
-  /** The resolved root of the task's main DatasetRef; null when the worker fetches it itself (URLs). */
-  dataDir: string | null;
-  /** A script task's workspace folder. */
-  workspaceDir: string | null;
-  artifactsDir: string;
-  workDir: string;
-  /** "cpu" or "cuda:N". */
-  device: string;
-  /** A predict task's model export. */
-  modelPath: string | null;
-  /** The checkpoint a resumed attempt starts from; how far it got is inside it. */
-  resume: { checkpoint: string } | null;
-  batchEventsPerSecond: number;
-}
+import { resolveSpec } from './resolve-spec.js';
 
 /**
- * The envelope for one attempt of a job, with every path resolved. Throws when the job cannot run in
- * this worker (a CUDA device it does not see).
+ * The first line the agent writes on a worker's stdin: WorkerEnvelope (proto/gpulink/v1/worker.proto)
+ * in proto3 canonical JSON, the form python/PROTOCOL.md describes.
+ */
+export type WorkerEnvelopeJson = Record<string, unknown>;
+
+const ENVELOPE_TYPE = contractType('WorkerEnvelope');
+
+/**
+ * The envelope for one attempt of a job, with every path and every default of its spec resolved.
+ * Throws when the job cannot run in this worker (a CUDA device it does not see).
  */
 export async function buildEnvelope(
   record: JobRecord,
@@ -35,19 +24,19 @@ export async function buildEnvelope(
   cudaAvailable: boolean,
   store: JobStore,
   ctx: SpecContext,
-): Promise<WorkerEnvelope> {
-  const spec = record.spec;
+): Promise<WorkerEnvelopeJson> {
+  const spec = resolveSpec(record.spec);
   const ref = mainDataRef(spec);
-  const dataDir = ref ? ((await resolveRef(ref, 'data', ctx)) ?? null) : null;
+  const dataDir = ref ? await resolveRef(ref, 'data', ctx) : undefined;
   const task = spec.task;
   const workspaceDir =
     task?.$case === 'script' && task.value.workspace
       ? await resolveRef(task.value.workspace, 'workspace', ctx)
-      : null;
-  let modelPath: string | null = null;
-  if (task?.$case === 'predict') {
-    modelPath = join(store.artifactsDir(task.value.modelJobId), task.value.modelArtifact || 'export.pkl');
-  }
+      : undefined;
+  const modelPath =
+    task?.$case === 'predict'
+      ? join(store.artifactsDir(task.value.modelJobId), task.value.modelArtifact)
+      : undefined;
   const workDir = store.workDir(record.id);
   await mkdir(workDir, { recursive: true, mode: 0o700 });
   // The newest checkpoint on disk, whether or not the log names it: the worker writes each one
@@ -58,19 +47,24 @@ export async function buildEnvelope(
   if (record.device.startsWith('cuda') && !cudaAvailable) {
     throw new Error(`the job was placed on ${record.device} but torch in the worker sees no CUDA device`);
   }
-  return {
+  const envelope: WorkerEnvelope = {
     jobId: record.id,
     attempt,
-    spec: JobSpec.toJSON(spec),
+    spec,
     dataDir,
-    workspaceDir: workspaceDir ?? null,
+    workspaceDir,
     artifactsDir: store.artifactsDir(record.id),
     workDir,
     device: record.device,
     modelPath,
-    resume: checkpoint ? { checkpoint } : null,
+    resume: checkpoint ? { checkpoint } : undefined,
     batchEventsPerSecond: 10,
   };
+  const json = WorkerEnvelope.toJSON(envelope) as WorkerEnvelopeJson;
+  // ts-proto's JSON writer is lenient; the contract's reflection holds the line to worker.proto.
+  const problem = validateJson(ENVELOPE_TYPE, json, 'envelope');
+  if (problem) throw new Error(`the worker envelope does not match worker.proto: ${problem}`);
+  return json;
 }
 
 /** `checkpoints/epoch-<N>.pth` with the highest N under an artifacts folder, if any. */

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { AgentClient } from '../client.js';
-import type { VisionTrainingOptions } from '../job-spec.js';
+import type { VisionTrainingOptions } from '../job-options.js';
 import type { Job } from '../jobs.js';
 
 export {

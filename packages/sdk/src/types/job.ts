@@ -1,5 +1,5 @@
 // A job as a whole: its state, the agent's record of it, and the summary folded from its events.
-import type { JobTask } from '../job-spec.js';
+import type { JobTask } from '../job-options.js';
 import type { EpochMetrics, Interpretation, JobFailure, LrFindResult, Prediction } from './job-results.js';
 import type { ArtifactInfo } from './stored-files.js';
 

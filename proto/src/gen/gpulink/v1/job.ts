@@ -23,9 +23,9 @@ import {
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { Artifact, EpochEnded, JobError, JobEvent, JobState, jobStateFromJSON, jobStateToJSON } from "./events.js";
 
-/** Which fastai training schedule to use. */
+/** Which fastai training schedule to use. Each name is the fastai Learner method it calls. */
 export enum FitMethod {
-  /** FIT_METHOD_UNSPECIFIED - The task's default: fine_tune for a pretrained vision model, fit_one_cycle otherwise. */
+  /** FIT_METHOD_UNSPECIFIED - The task's default (see each task's fit_method). */
   FIT_METHOD_UNSPECIFIED = 0,
   /** FIT_METHOD_FINE_TUNE - learn.fine_tune(epochs): freeze_epochs with the body frozen, then all layers. */
   FIT_METHOD_FINE_TUNE = 1,
@@ -209,13 +209,13 @@ export interface VisionTask {
   data?:
     | DatasetRef
     | undefined;
-  /** How images get their labels. */
+  /** How images get their labels. Unset: folder names (FolderLabels with both folders empty). */
   labels?:
     | VisionLabels
     | undefined;
   /**
    * Architecture: a torchvision name ("resnet18", "resnet34", "resnet50", ...) or a timm name when
-   * timm is installed on the agent (e.g. "convnext_tiny").
+   * timm is installed on the agent (e.g. "convnext_tiny"). Empty: "resnet18".
    */
   arch: string;
   /** Start from ImageNet weights (downloaded by the agent). Unset: true. */
@@ -237,13 +237,15 @@ export interface VisionTask {
   seed?:
     | number
     | undefined;
-  /** Epochs to train (> 0). For fine_tune, epochs after the frozen ones. */
-  epochs: number;
+  /** Epochs to train, 1..100000. For fine_tune, epochs after the frozen ones. Unset: 1. */
+  epochs?:
+    | number
+    | undefined;
   /** Learning rate. Unset: fastai's default for the fit method. */
   lr?:
     | LearningRate
     | undefined;
-  /** Training schedule. */
+  /** Training schedule. Unset: fine_tune when pretrained, fit_one_cycle otherwise. */
   fitMethod: FitMethod;
   /** fine_tune only: epochs with the body frozen. 0: 1. */
   freezeEpochs: number;
@@ -331,13 +333,15 @@ export interface TabularTask {
   seed?:
     | number
     | undefined;
-  /** Epochs to train (> 0). */
-  epochs: number;
+  /** Epochs to train, 1..100000. Unset: 1. */
+  epochs?:
+    | number
+    | undefined;
   /** Learning rate. Unset: fastai's default. */
   lr?:
     | LearningRate
     | undefined;
-  /** Training schedule (fine_tune is not valid here). */
+  /** Training schedule (fine_tune is not valid here). Unset: fit_one_cycle. */
   fitMethod: FitMethod;
   /** fastai metric names. Empty: ["accuracy"] for classification, none for regression. */
   metrics: string[];
@@ -412,6 +416,10 @@ export interface Job {
   id: string;
   /** The spec it was submitted with, defaults not filled in. */
   spec?:
+    | JobSpec
+    | undefined;
+  /** The spec as it runs: `spec` with every default above filled in by the agent (what its worker gets). */
+  resolvedSpec?:
     | JobSpec
     | undefined;
   /** Where it is in its life: the state of its newest StateChanged event. */
@@ -1221,7 +1229,7 @@ function createBaseVisionTask(): VisionTask {
     batchSize: 0,
     validPct: undefined,
     seed: undefined,
-    epochs: 0,
+    epochs: undefined,
     lr: undefined,
     fitMethod: 0,
     freezeEpochs: 0,
@@ -1256,7 +1264,7 @@ export const VisionTask: MessageFns<VisionTask> = {
     if (message.seed !== undefined) {
       writer.uint32(64).uint32(message.seed);
     }
-    if (message.epochs !== 0) {
+    if (message.epochs !== undefined) {
       writer.uint32(72).uint32(message.epochs);
     }
     if (message.lr !== undefined) {
@@ -1436,7 +1444,7 @@ export const VisionTask: MessageFns<VisionTask> = {
         ? globalThis.Number(object.valid_pct)
         : undefined,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
-      epochs: isSet(object.epochs) ? globalThis.Number(object.epochs) : 0,
+      epochs: isSet(object.epochs) ? globalThis.Number(object.epochs) : undefined,
       lr: isSet(object.lr) ? LearningRate.fromJSON(object.lr) : undefined,
       fitMethod: isSet(object.fitMethod)
         ? fitMethodFromJSON(object.fitMethod)
@@ -1481,7 +1489,7 @@ export const VisionTask: MessageFns<VisionTask> = {
     if (message.seed !== undefined) {
       obj.seed = Math.round(message.seed);
     }
-    if (message.epochs !== 0) {
+    if (message.epochs !== undefined) {
       obj.epochs = Math.round(message.epochs);
     }
     if (message.lr !== undefined) {
@@ -1519,7 +1527,7 @@ export const VisionTask: MessageFns<VisionTask> = {
     message.batchSize = object.batchSize ?? 0;
     message.validPct = object.validPct ?? undefined;
     message.seed = object.seed ?? undefined;
-    message.epochs = object.epochs ?? 0;
+    message.epochs = object.epochs ?? undefined;
     message.lr = (object.lr !== undefined && object.lr !== null) ? LearningRate.fromPartial(object.lr) : undefined;
     message.fitMethod = object.fitMethod ?? 0;
     message.freezeEpochs = object.freezeEpochs ?? 0;
@@ -1978,7 +1986,7 @@ function createBaseTabularTask(): TabularTask {
     batchSize: 0,
     validPct: undefined,
     seed: undefined,
-    epochs: 0,
+    epochs: undefined,
     lr: undefined,
     fitMethod: 0,
     metrics: [],
@@ -2026,7 +2034,7 @@ export const TabularTask: MessageFns<TabularTask> = {
     if (message.seed !== undefined) {
       writer.uint32(80).uint32(message.seed);
     }
-    if (message.epochs !== 0) {
+    if (message.epochs !== undefined) {
       writer.uint32(88).uint32(message.epochs);
     }
     if (message.lr !== undefined) {
@@ -2243,7 +2251,7 @@ export const TabularTask: MessageFns<TabularTask> = {
         ? globalThis.Number(object.valid_pct)
         : undefined,
       seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
-      epochs: isSet(object.epochs) ? globalThis.Number(object.epochs) : 0,
+      epochs: isSet(object.epochs) ? globalThis.Number(object.epochs) : undefined,
       lr: isSet(object.lr) ? LearningRate.fromJSON(object.lr) : undefined,
       fitMethod: isSet(object.fitMethod)
         ? fitMethodFromJSON(object.fitMethod)
@@ -2289,7 +2297,7 @@ export const TabularTask: MessageFns<TabularTask> = {
     if (message.seed !== undefined) {
       obj.seed = Math.round(message.seed);
     }
-    if (message.epochs !== 0) {
+    if (message.epochs !== undefined) {
       obj.epochs = Math.round(message.epochs);
     }
     if (message.lr !== undefined) {
@@ -2324,7 +2332,7 @@ export const TabularTask: MessageFns<TabularTask> = {
     message.batchSize = object.batchSize ?? 0;
     message.validPct = object.validPct ?? undefined;
     message.seed = object.seed ?? undefined;
-    message.epochs = object.epochs ?? 0;
+    message.epochs = object.epochs ?? undefined;
     message.lr = (object.lr !== undefined && object.lr !== null) ? LearningRate.fromPartial(object.lr) : undefined;
     message.fitMethod = object.fitMethod ?? 0;
     message.metrics = object.metrics?.map((e) => e) || [];
@@ -2901,6 +2909,7 @@ function createBaseJob(): Job {
   return {
     id: "",
     spec: undefined,
+    resolvedSpec: undefined,
     state: 0,
     createdAt: undefined,
     startedAt: undefined,
@@ -2925,6 +2934,9 @@ export const Job: MessageFns<Job> = {
     }
     if (message.spec !== undefined) {
       JobSpec.encode(message.spec, writer.uint32(18).fork()).join();
+    }
+    if (message.resolvedSpec !== undefined) {
+      JobSpec.encode(message.resolvedSpec, writer.uint32(138).fork()).join();
     }
     if (message.state !== 0) {
       writer.uint32(24).int32(message.state);
@@ -2998,6 +3010,14 @@ export const Job: MessageFns<Job> = {
             }
 
             message.spec = JobSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.resolvedSpec = JobSpec.decode(reader, reader.uint32());
             continue;
           }
           case 3: {
@@ -3128,6 +3148,11 @@ export const Job: MessageFns<Job> = {
     return {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       spec: isSet(object.spec) ? JobSpec.fromJSON(object.spec) : undefined,
+      resolvedSpec: isSet(object.resolvedSpec)
+        ? JobSpec.fromJSON(object.resolvedSpec)
+        : isSet(object.resolved_spec)
+        ? JobSpec.fromJSON(object.resolved_spec)
+        : undefined,
       state: isSet(object.state) ? jobStateFromJSON(object.state) : 0,
       createdAt: isSet(object.createdAt)
         ? fromJsonTimestamp(object.createdAt)
@@ -3191,6 +3216,9 @@ export const Job: MessageFns<Job> = {
     if (message.spec !== undefined) {
       obj.spec = JobSpec.toJSON(message.spec);
     }
+    if (message.resolvedSpec !== undefined) {
+      obj.resolvedSpec = JobSpec.toJSON(message.resolvedSpec);
+    }
     if (message.state !== 0) {
       obj.state = jobStateToJSON(message.state);
     }
@@ -3243,6 +3271,9 @@ export const Job: MessageFns<Job> = {
     const message = createBaseJob();
     message.id = object.id ?? "";
     message.spec = (object.spec !== undefined && object.spec !== null) ? JobSpec.fromPartial(object.spec) : undefined;
+    message.resolvedSpec = (object.resolvedSpec !== undefined && object.resolvedSpec !== null)
+      ? JobSpec.fromPartial(object.resolvedSpec)
+      : undefined;
     message.state = object.state ?? 0;
     message.createdAt = object.createdAt ?? undefined;
     message.startedAt = object.startedAt ?? undefined;
