@@ -4,6 +4,7 @@
 import { fitMethods, jobSpecDefaults } from '@gpulink/sdk';
 import { Command, CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { registerPredict } from './predict.js';
 import { registerTrain } from './train.js';
 
 function program(): Command {
@@ -11,6 +12,7 @@ function program(): Command {
     .exitOverride()
     .configureOutput({ writeErr: () => {}, writeOut: () => {} });
   registerTrain(root);
+  registerPredict(root);
   return root;
 }
 
