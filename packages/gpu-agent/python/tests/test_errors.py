@@ -89,8 +89,8 @@ def test_unknown_architecture_and_metric(tmp_path, digits_flat):
 def test_pretrained_weights_that_cannot_be_downloaded(tmp_path, digits_flat, monkeypatch, capsys):
     # An empty torch cache on a machine without network (this one): the download itself fails.
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    spec = {"vision": {"labels": {"csv": {"csvPath": "labels.csv", "imageDir": "imgs"}}, "epochs": 1,
-                       "arch": "resnet18", "pretrained": True, "imageSize": 16}}
+    spec = {"vision": vision_task(labels={"csv": {"csvPath": "labels.csv", "imageDir": "imgs"}}, epochs=1,
+                                  arch="resnet18", pretrained=True, imageSize=16)}
     exc = _fails(_job(tmp_path, spec, dataDir=str(digits_flat)), Exception)
     capsys.readouterr()
     err = _error_event(exc)
