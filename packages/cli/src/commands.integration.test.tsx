@@ -126,10 +126,13 @@ describe('every flag is checked before any work', () => {
   it.each([
     [['train', 'vision', '.', '--labels', 'foldr'], "option '--labels <how>' argument 'foldr' is invalid"],
     [['lr-find', '.', '--labels', 'regx:\\d'], "option '--labels <how>' argument 'regx:\\d' is invalid"],
-    [['train', 'vision', '.', '--fit', 'fine'], 'Expected one of fine_tune, fit_one_cycle, fit.'],
+    [
+      ['train', 'vision', '.', '--fit', 'fine'],
+      "argument 'fine' is invalid. Allowed choices are fine_tune, fit_one_cycle, fit.",
+    ],
     [
       ['train', 'tabular', 'table.csv', '--target', 'y', '--fit', 'fine_tune'],
-      'Expected one of fit_one_cycle, fit.',
+      "argument 'fine_tune' is invalid. Allowed choices are fit_one_cycle, fit.",
     ],
     [['run', 'train.py', '--env', 'SEED'], "option '--env <NAME=VALUE...>' argument 'SEED' is invalid"],
   ])('`gpulink %j` is a usage error, and nothing was uploaded', async (args, message) => {
