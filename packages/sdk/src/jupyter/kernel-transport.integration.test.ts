@@ -5,7 +5,7 @@
 // runs it under another one (.ci/run: Python 3.13, Colab's), the agent keeping the worker's venv.
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   startJupyterServer,
@@ -32,7 +32,9 @@ import {
 import type { JobEvent } from '../types.js';
 import { relaySessionPath, runPythonForJson, serverSettings } from './jupyter-server.js';
 
-const jupyterPython = process.env.GPULINK_JUPYTER_PYTHON ?? workerPython();
+const jupyterPython = process.env.GPULINK_JUPYTER_PYTHON
+  ? resolve(process.env.GPULINK_JUPYTER_PYTHON)
+  : workerPython();
 let jupyter: TestJupyterServer;
 let agent: TestAgent;
 let workspaceId: string;
