@@ -5,8 +5,8 @@
 // an artifact's pull (percent of capacity), many small files (against rsync), their unchanged re-sync
 // (in round trips), event latency at 100 events/s (above the one-way delay), and the stream's resume
 // after the link is cut.
-import { copyFile, mkdir, readdir, rm, stat } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { connect } from '@gpulink/sdk';
 import { makeBigFile } from '../lib/big-file.mjs';
 import { receiver } from '../lib/event-receiver.mjs';
@@ -25,6 +25,7 @@ import {
 import { waitForWarmWorker } from '../lib/processes.mjs';
 import { startRsyncDaemon } from '../lib/rsync.mjs';
 import { fixturesDir, hasProgram, startAgent, tempDir } from '../lib/setup.mjs';
+import { makeSmallFiles } from '../lib/small-files.mjs';
 import { startTcpSink, tcpCopy } from '../lib/tcp-copy.mjs';
 import { PROFILES, startToxiproxy } from '../lib/toxiproxy.mjs';
 
@@ -35,35 +36,6 @@ export const describe = `upload, pull, small files, events and resume through a 
 const MiB = 1024 * 1024;
 const EVENTS = 'emit_events.py';
 const ARTIFACT = 'write_artifact.py';
-
-async function listFiles(root) {
-  const out = [];
-  const walk = async (dir) => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else out.push({ path: relative(root, path), absolutePath: path, size: (await stat(path)).size });
-    }
-  };
-  await walk(root);
-  return out;
-}
-
-/** `n` files of 1-8 KiB of random bytes in 100 folders; distinct per `seed` (the agent dedups). */
-async function makeSmallFiles(dir, n, seed) {
-  const { randomFillSync } = await import('node:crypto');
-  const { writeFile } = await import('node:fs/promises');
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const folder = join(dir, `class_${String(i % 100).padStart(3, '0')}`);
-    if (i < 100) await mkdir(folder, { recursive: true });
-    const body = randomFillSync(Buffer.allocUnsafe(1024 + Math.floor(Math.random() * 7 * 1024)));
-    body.write(`${seed}:${i}`);
-    await writeFile(join(folder, `item_${String(i).padStart(5, '0')}.bin`), body);
-    total += body.length;
-  }
-  return total;
-}
 
 const timed = async (fn) => {
   const t0 = now();
@@ -146,7 +118,7 @@ async function profileRows(profile, ctx) {
     for (let rep = 0; rep < reps; rep++) {
       smallDir = join(dir, `small-${rep}`);
       await mkdir(smallDir);
-      await makeSmallFiles(smallDir, smallCount, `${profile}-${rep}`);
+      await makeSmallFiles(smallDir, smallCount);
       smallCache = join(dir, `hash-cache-${rep}.json`);
       small.ours.push(await timed(() => client.datasets.upload(smallDir, { hashCache: smallCache })));
       if (rsyncLink) {

@@ -1,34 +1,19 @@
 // Issue 8, item 4: dataset upload through the SDK against a raw TCP copy of the same bytes and against
 // rsync to a daemon, all on loopback: one large file, many small files, the re-upload of an unchanged
 // folder (the SDK's size+mtime hash cache), and an upload cut at 50% and started again.
-import { randomFillSync } from 'node:crypto';
-import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { makeBigFile } from '../lib/big-file.mjs';
 import { bytes, count, median, now, percent, rate, seconds, speedup } from '../lib/figures.mjs';
 import { startRsyncDaemon } from '../lib/rsync.mjs';
 import { hasProgram, startAgent, tempDir } from '../lib/setup.mjs';
+import { makeSmallFiles } from '../lib/small-files.mjs';
 import { startTcpSink, tcpCopy } from '../lib/tcp-copy.mjs';
 
 export const name = 'upload';
 export const describe = 'dataset upload vs raw TCP and rsync on loopback; re-upload; resume after a cut';
 
 const MiB = 1024 * 1024;
-
-/** `n` files of 1-8 KiB random bytes in 100 folders, like a small image dataset. */
-async function makeSmallFiles(dir, n) {
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const folder = join(dir, `class_${String(i % 100).padStart(3, '0')}`);
-    if (i < 100) await mkdir(folder, { recursive: true });
-    const size = 1024 + Math.floor(Math.random() * 7 * 1024);
-    const handle = await open(join(folder, `item_${String(i).padStart(5, '0')}.bin`), 'w');
-    await handle.write(randomFillSync(Buffer.allocUnsafe(size)));
-    await handle.close();
-    total += size;
-  }
-  return total;
-}
 
 async function listFiles(root) {
   const out = [];
