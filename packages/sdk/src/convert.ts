@@ -356,6 +356,8 @@ export function jobEvent(event: JobEventProto): JobEvent | undefined {
           top: p.top.map((m) => ({ label: m.name, probability: m.value })),
         })),
       };
+    case 'phase':
+      return { ...base, type: 'phase', description: kind.value.description };
     default:
       return undefined;
   }

@@ -22,10 +22,14 @@ export const WORKER_EVENT_KINDS = new Set([
   'warning',
   'error',
   'predictions',
+  'phase',
 ]);
 
-/** Events that show training moving (the stall warning waits for one). */
-const PROGRESS_KINDS = new Set<string>(['fitStarted', 'batch', 'epochEnded', 'lrFindProgress']);
+/**
+ * Events that show the job moving (the stall warning waits for one); a phase is the worker saying
+ * what it does after training (exporting, interpreting), which may take a while with no other event.
+ */
+const PROGRESS_KINDS = new Set<string>(['fitStarted', 'batch', 'epochEnded', 'lrFindProgress', 'phase']);
 
 export const isProgress = (kind: EventKind): boolean => PROGRESS_KINDS.has(kind.$case);
 

@@ -111,6 +111,12 @@ export type JobEvent =
     })
   | (JobEventBase & { type: 'lrFind' } & LrFindResult)
   | (JobEventBase & {
+      /** A step other than training began, e.g. exporting the model; it lasts until the next event of its kind, a fit or the end. */
+      type: 'phase';
+      /** What runs, in words: "exporting the model", "interpreting results". */
+      description: string;
+    })
+  | (JobEventBase & {
       /** GPU and host figures taken while the job ran. */
       type: 'stats';
       /** The reading. */

@@ -277,6 +277,12 @@ export interface JobEvent {
      * how watchers, and the agent's stall warning, see that it makes progress.
      */
     { $case: "lrFindProgress"; value: LrFindProgress }
+    | //
+    /**
+     * What the job does now besides training (exporting the model, interpreting results), so that
+     * a watcher can say what runs between the last epoch and the end.
+     */
+    { $case: "phase"; value: JobPhase }
     | undefined;
 }
 
@@ -408,6 +414,12 @@ export interface LrFindProgress {
   smoothLoss?: number | undefined;
 }
 
+/** A step of a job other than training, begun now; it lasts until the next phase, fit or the end. */
+export interface JobPhase {
+  /** What runs, in words: "exporting the model", "interpreting results". */
+  description: string;
+}
+
 /** The learning-rate finder's curve. */
 export interface LrFindResult {
   /** Learning rates tried, in order. */
@@ -426,7 +438,10 @@ export interface Artifact {
   sizeBytes: number;
   /** SHA-256 of the content, lowercase hex. */
   sha256: string;
-  /** What it is: "model" (a fastai export), "checkpoint", "predictions", or "file". */
+  /**
+   * What it is: "model" (a fastai export), "checkpoint", "predictions", "plot" (a PNG of fastai's
+   * own plot: lr_find.png, loss.png), or "file".
+   */
   kind: string;
   /** When it was written. */
   createdAt?: Date | undefined;
@@ -567,6 +582,9 @@ export const JobEvent: MessageFns<JobEvent> = {
         break;
       case "lrFindProgress":
         LrFindProgress.encode(message.kind.value, writer.uint32(178).fork()).join();
+        break;
+      case "phase":
+        JobPhase.encode(message.kind.value, writer.uint32(186).fork()).join();
         break;
     }
     return writer;
@@ -721,6 +739,14 @@ export const JobEvent: MessageFns<JobEvent> = {
             message.kind = { $case: "lrFindProgress", value: LrFindProgress.decode(reader, reader.uint32()) };
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.kind = { $case: "phase", value: JobPhase.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -779,6 +805,8 @@ export const JobEvent: MessageFns<JobEvent> = {
         ? { $case: "lrFindProgress", value: LrFindProgress.fromJSON(object.lrFindProgress) }
         : isSet(object.lr_find_progress)
         ? { $case: "lrFindProgress", value: LrFindProgress.fromJSON(object.lr_find_progress) }
+        : isSet(object.phase)
+        ? { $case: "phase", value: JobPhase.fromJSON(object.phase) }
         : undefined,
     };
   },
@@ -823,6 +851,8 @@ export const JobEvent: MessageFns<JobEvent> = {
       obj.predictions = Predictions.toJSON(message.kind.value);
     } else if (message.kind?.$case === "lrFindProgress") {
       obj.lrFindProgress = LrFindProgress.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "phase") {
+      obj.phase = JobPhase.toJSON(message.kind.value);
     }
     return obj;
   },
@@ -912,6 +942,12 @@ export const JobEvent: MessageFns<JobEvent> = {
       case "lrFindProgress": {
         if (object.kind?.value !== undefined && object.kind?.value !== null) {
           message.kind = { $case: "lrFindProgress", value: LrFindProgress.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "phase": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "phase", value: JobPhase.fromPartial(object.kind.value) };
         }
         break;
       }
@@ -2177,6 +2213,73 @@ export const LrFindProgress: MessageFns<LrFindProgress> = {
     message.nIter = object.nIter ?? 0;
     message.lr = object.lr ?? 0;
     message.smoothLoss = object.smoothLoss ?? undefined;
+    return message;
+  },
+};
+
+function createBaseJobPhase(): JobPhase {
+  return { description: "" };
+}
+
+export const JobPhase: MessageFns<JobPhase> = {
+  encode(message: JobPhase, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.description !== "") {
+      writer.uint32(10).string(message.description);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JobPhase {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJobPhase();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JobPhase {
+    return { description: isSet(object.description) ? globalThis.String(object.description) : "" };
+  },
+
+  toJSON(message: JobPhase): unknown {
+    const obj: any = {};
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<JobPhase>): JobPhase {
+    return JobPhase.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<JobPhase>): JobPhase {
+    const message = createBaseJobPhase();
+    message.description = object.description ?? "";
     return message;
   },
 };
