@@ -3,6 +3,8 @@ import { resolve } from 'node:path';
 import type { AgentClient, DataSource } from '@gpulink/sdk';
 import { CliError } from '../cli-error.js';
 import { formatBytes, plural } from '../view/format.js';
+import { createProgressLine, transferText } from '../view/progress-line.js';
+import { RateMeter } from '../view/rate.js';
 import type { OutputMode } from './context.js';
 
 /**
@@ -25,23 +27,32 @@ export async function resolveDataArg(agent: AgentClient, arg: string, mode: Outp
   return { datasetId: (await uploadFolder(agent, dir, mode)).id };
 }
 
-/** Uploads a folder through the content-addressed path, reporting progress on stderr. */
+/**
+ * Uploads a folder through the content-addressed path, reporting progress on stderr: files and bytes
+ * hashed, then bytes sent, each with its rate and the time left.
+ */
 export async function uploadFolder(agent: AgentClient, dir: string, mode: OutputMode, name?: string) {
-  let lastPrint = 0;
+  const line = mode === 'json' ? undefined : createProgressLine(process.stderr);
+  const meters = { hashing: new RateMeter(), uploading: new RateMeter() };
   const result = await agent.datasets.upload(dir, {
     name,
     onProgress: (p) => {
-      if (mode === 'json' || Date.now() - lastPrint < 500) return;
-      lastPrint = Date.now();
-      process.stderr.write(
-        `\r${p.phase} ${p.filesHashed}/${p.filesTotal} files, ${formatBytes(p.bytesSent)} of ${formatBytes(p.bytesToSend)} sent   `,
-      );
+      if (!line) return;
+      const at = Date.now();
+      if (p.phase === 'hashing') {
+        meters.hashing.update(p.bytesHashed, at);
+        line.update(
+          `hashing ${p.filesHashed}/${p.filesTotal} files, ${transferText(p.bytesHashed, p.bytesTotal, meters.hashing)}`,
+          p.phase,
+        );
+      } else if (p.phase === 'uploading') {
+        meters.uploading.update(p.bytesSent, at);
+        line.update(`uploading ${transferText(p.bytesSent, p.bytesToSend, meters.uploading)}`, p.phase);
+      } else line.update(`${p.phase} ${plural(p.filesTotal, 'file')}`, p.phase);
     },
   });
-  if (mode !== 'json') {
-    process.stderr.write(
-      `\r${result.dataset.id}: ${plural(result.fileCount, 'file')}, ${formatBytes(result.totalBytes)} (${formatBytes(result.sentBytes)} sent, ${formatBytes(result.reusedBytes)} already on the agent)\n`,
-    );
-  }
+  line?.done(
+    `${result.dataset.id}: ${plural(result.fileCount, 'file')}, ${formatBytes(result.totalBytes)} (${formatBytes(result.sentBytes)} sent, ${formatBytes(result.reusedBytes)} already on the agent)`,
+  );
   return result.dataset;
 }

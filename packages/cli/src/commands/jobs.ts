@@ -4,6 +4,7 @@ import { CliError } from '../cli-error.js';
 import { formatAge, formatBytes, formatNumber, formatTable } from '../view/format.js';
 import { exitCodeFor } from '../view/job-lines.js';
 import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine, withAgent } from './context.js';
+import { downloadWithProgress } from './download.js';
 import { followJobPlain } from './follow.js';
 import { resolveJob } from './job-arg.js';
 import { wholeNumber } from './option-values.js';
@@ -121,7 +122,7 @@ export function registerJobs(program: Command): void {
             );
           }
           const { basename } = await import('node:path');
-          const result = await job.artifacts.download(name, g.output ?? basename(name));
+          const result = await downloadWithProgress(job, name, g.output ?? basename(name), outputMode(g));
           if (outputMode(g) === 'json') printJson(result);
           else
             printLine(`${result.path}: ${formatBytes(result.sizeBytes)}, sha256 ${result.sha256} verified`);

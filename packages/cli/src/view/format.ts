@@ -87,3 +87,14 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
       .trimEnd(),
   );
 }
+
+/** A learning rate, always in one form: `1.74e-3`. */
+export function formatLearningRate(lr: number | undefined): string {
+  if (lr === undefined || !Number.isFinite(lr)) return '-';
+  return lr.toExponential(2).replace('e+', 'e');
+}
+
+/** Bytes per second: `3.2 MiB/s`. */
+export function formatByteRate(bytesPerSecond: number | undefined): string {
+  return bytesPerSecond === undefined ? '-' : `${formatBytes(bytesPerSecond)}/s`;
+}
