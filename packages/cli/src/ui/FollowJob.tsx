@@ -37,6 +37,12 @@ export function FollowJob({
     showAsking(value);
   };
   const [note, setNote] = useState<string | undefined>(undefined);
+  // The elapsed time moves on between events.
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(timer);
+  }, []);
 
   useEffect(() => {
     if (view?.state && isTerminalState(view.state)) {
@@ -59,6 +65,7 @@ export function FollowJob({
       setNote('cancelling…');
       job
         .cancel({ reason: 'cancelled from the terminal' })
+        .then(() => setNote('cancel sent; the job stops within a batch'))
         .catch((e: Error) => setNote(`cancel failed: ${e.message}`));
     } else if (key.escape || input === 'r') {
       setAsking(false);
@@ -68,7 +75,13 @@ export function FollowJob({
   return (
     <Box flexDirection="column">
       {view ? (
-        <JobDetail view={view} width={stdout.columns ?? 80} />
+        <JobDetail
+          view={view}
+          width={Math.min(stdout.columns ?? 80, 120)}
+          chartRows={chartRowsFor(stdout.rows ?? 24)}
+          now={now}
+          modelLine={false}
+        />
       ) : (
         <Text dimColor>connecting to {job.id}…</Text>
       )}
@@ -84,4 +97,9 @@ export function FollowJob({
       )}
     </Box>
   );
+}
+
+/** Chart rows that leave room for the bars, the epoch table and the log tail: sparklines below 34 rows. */
+function chartRowsFor(rows: number): number | undefined {
+  return rows >= 34 ? Math.min(12, rows - 26) : undefined;
 }

@@ -2,8 +2,8 @@
 // the exit code it maps to. Both the plain follower (commands/) and the Ink view (ui/) print these.
 import type { JobEvent } from '@gpulink/sdk';
 import { EXIT } from '../cli-error.js';
-import { formatBytes, formatDuration, formatNumber, plural } from './format.js';
-import { type JobView, lastMetric } from './job-view.js';
+import { formatBytes, formatDuration, formatLearningRate, formatNumber, plural } from './format.js';
+import { elapsedMs, etaMs, type JobView, lastMetric } from './job-view.js';
 
 /** How a followed job ended, as an exit code. */
 export function exitCodeFor(view: JobView): number {
@@ -38,7 +38,7 @@ export function describeEvent(event: JobEvent, view: JobView): string | undefine
       ].join('  ');
     }
     case 'lrFind': {
-      const s = event.suggestions.map((x) => `${x.method} ${formatNumber(x.lr)}`).join(', ');
+      const s = event.suggestions.map((x) => `${x.method} ${formatLearningRate(x.lr)}`).join(', ');
       return `lr_find: ${event.lrs.length} points; suggestions: ${s}`;
     }
     case 'artifact':
@@ -50,6 +50,8 @@ export function describeEvent(event: JobEvent, view: JobView): string | undefine
     case 'predictions':
       // The closing summary lists them (summaryLines), in a terminal as when piped.
       return undefined;
+    case 'phase':
+      return `${event.description}…`;
     case 'warning':
       return `warning [${event.code}]: ${event.message}`;
     case 'error':
@@ -60,8 +62,11 @@ export function describeEvent(event: JobEvent, view: JobView): string | undefine
   }
 }
 
-/** The closing lines: outcome, the headline metric, where the model is. */
-export function summaryLines(view: JobView): string[] {
+/**
+ * The closing lines: outcome, the headline metric, where the model is (unless `model` is false: a
+ * command that saves the model itself says where, once).
+ */
+export function summaryLines(view: JobView, { model: withModel = true }: { model?: boolean } = {}): string[] {
   const lines: string[] = [];
   const accuracy = lastMetric(view, 'accuracy');
   const last = view.epochs.at(-1);
@@ -80,11 +85,11 @@ export function summaryLines(view: JobView): string[] {
   }
   lines.push(
     view.lrFind && !last
-      ? `job ${view.jobId} ${view.state}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatNumber(valley.lr)}` : ''}`
+      ? `job ${view.jobId} ${view.state}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatLearningRate(valley.lr)}` : ''}`
       : `job ${view.jobId} ${view.state} after ${plural(last?.completedEpochs ?? 0, 'epoch')}${headline}`,
   );
   const model = view.artifacts.find((a) => a.kind === 'model');
-  if (model)
+  if (model && withModel)
     lines.push(
       `model: ${model.name} (${formatBytes(model.sizeBytes)}) — download with: gpulink pull ${view.jobId} ${model.name}`,
     );
@@ -96,4 +101,28 @@ export function summaryLines(view: JobView): string[] {
 function predictionLines(predictions: NonNullable<JobView['predictions']>): string[] {
   const width = Math.max(...predictions.map((p) => p.input.length));
   return predictions.map((p) => `${p.input.padEnd(width)}  ${p.label}  ${(p.probability * 100).toFixed(1)}%`);
+}
+
+/**
+ * Where a running job is, in one line: the epoch, the batch, the loss, items/s, time elapsed and
+ * left. What a pipe gets now and then between the lines of describeEvent; undefined between fits.
+ */
+export function progressLine(view: JobView, now: number): string | undefined {
+  const b = view.batch;
+  const p = view.lrFindProgress;
+  const parts: string[] = [];
+  if (b) {
+    const total = view.totalEpochs ? `/${view.totalEpochs}` : '';
+    parts.push(`epoch ${view.completedEpochs + 1}${total}`, `${b.phase} ${b.iter}/${b.iters}`);
+    if (b.smoothLoss !== undefined) parts.push(`loss ${formatNumber(b.smoothLoss)}`);
+    if (b.itemsPerSecond > 0) parts.push(`${Math.round(b.itemsPerSecond)} items/s`);
+  } else if (p) {
+    parts.push(`lr_find ${p.iter}/${p.iters}`, `lr ${formatLearningRate(p.lr)}`);
+    if (p.smoothLoss !== undefined) parts.push(`loss ${formatNumber(p.smoothLoss)}`);
+  } else return undefined;
+  const elapsed = elapsedMs(view, now);
+  if (elapsed !== undefined) parts.push(`${formatDuration(elapsed)} elapsed`);
+  const eta = etaMs(view);
+  if (eta !== undefined) parts.push(`about ${formatDuration(eta)} left`);
+  return parts.join('  ');
 }

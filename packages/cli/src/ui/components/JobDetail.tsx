@@ -1,6 +1,7 @@
 import { Box, Text } from 'ink';
-import { formatBytes, formatDuration, formatNumber } from '../../view/format.js';
-import type { JobView } from '../../view/job-view.js';
+import { formatBytes, formatDuration, formatLearningRate, formatNumber } from '../../view/format.js';
+import { lossChartLines, lrFindChartLines } from '../../view/job-charts.js';
+import { elapsedMs, etaMs, type JobView } from '../../view/job-view.js';
 import { bar, sparkline } from './bars.js';
 
 const STATE_COLOR: Record<string, string> = {
@@ -13,20 +14,33 @@ const STATE_COLOR: Record<string, string> = {
   interrupted: 'magenta',
 };
 
-/** One job: progress, epochs, loss chart, lr_find curve, confusion matrix, log tail, outcome. */
+/**
+ * One job: progress, epochs, loss chart, lr_find curve, confusion matrix, log tail, outcome. With
+ * `chartRows`, the loss and lr_find curves are charts with axes that tall; without, sparklines.
+ */
 export function JobDetail({
   view,
   logLines = 6,
   width = 80,
+  chartRows,
+  now = Date.now(),
+  modelLine = true,
 }: {
   view: JobView;
   logLines?: number;
   width?: number;
+  chartRows?: number;
+  /** The clock the elapsed time is read against (a view that re-renders each second passes it). */
+  now?: number;
+  /** Show where the model is (the follow view leaves it to the summary printed after it). */
+  modelLine?: boolean;
 }) {
   const done = view.completedEpochs;
   const planned = Math.max(view.totalEpochs, done);
   const b = view.batch;
   const barWidth = Math.max(10, Math.min(40, width - 40));
+  const elapsed = elapsedMs(view, now);
+  const eta = view.state === 'running' ? etaMs(view) : undefined;
   return (
     <Box flexDirection="column">
       <Text>
@@ -38,6 +52,8 @@ export function JobDetail({
         )}
         {view.stateReason ? <Text dimColor> ({view.stateReason})</Text> : null}
         {view.attempt > 1 ? <Text dimColor> attempt {view.attempt}</Text> : null}
+        {elapsed !== undefined ? <Text dimColor> · {formatDuration(elapsed)} elapsed</Text> : null}
+        {eta !== undefined ? <Text dimColor> · about {formatDuration(eta)} left</Text> : null}
       </Text>
       {planned > 0 ? (
         <Text>
@@ -52,29 +68,38 @@ export function JobDetail({
           {b.itemsPerSecond > 0 ? `  ${Math.round(b.itemsPerSecond)} items/s` : ''}
         </Text>
       ) : null}
+      {view.phase && view.state === 'running' ? <Text color="cyan">{view.phase}…</Text> : null}
       {view.lrFindProgress && view.state === 'running' ? (
         <Text>
           lr_find {bar(view.lrFindProgress.iter / Math.max(1, view.lrFindProgress.iters), barWidth)}{' '}
           {view.lrFindProgress.iter}/{view.lrFindProgress.iters}
-          {`  lr ${formatNumber(view.lrFindProgress.lr)}`}
+          {`  lr ${formatLearningRate(view.lrFindProgress.lr)}`}
+          {view.lrFindProgress.smoothLoss !== undefined
+            ? `  loss ${formatNumber(view.lrFindProgress.smoothLoss)}`
+            : ''}
         </Text>
       ) : null}
       {view.epochs.length > 0 ? <EpochTable view={view} /> : null}
-      {view.trainLossSeries.length > 1 ? (
+      {chartRows && view.trainLossSeries.length > 1 ? (
+        <Chart lines={lossChartLines(view, { width, height: chartRows })} title="loss" />
+      ) : view.trainLossSeries.length > 1 ? (
         <Text>
           <Text dimColor>loss </Text>
           {sparkline(view.trainLossSeries, Math.max(10, width - 20))}
           <Text dimColor> {formatNumber(view.trainLossSeries.at(-1))}</Text>
         </Text>
       ) : null}
-      {view.lrFind ? (
+      {chartRows && view.lrFind ? (
+        <Chart lines={lrFindChartLines(view.lrFind, { width, height: chartRows })} title="lr_find" />
+      ) : view.lrFind ? (
         <Box flexDirection="column">
           <Text>
             <Text dimColor>lr_find </Text>
             {sparkline(view.lrFind.losses, Math.max(10, width - 20))}
           </Text>
           <Text dimColor>
-            suggested: {view.lrFind.suggestions.map((s) => `${s.method} ${formatNumber(s.lr)}`).join('  ')}
+            suggested:{' '}
+            {view.lrFind.suggestions.map((s) => `${s.method} ${formatLearningRate(s.lr)}`).join('  ')}
           </Text>
         </Box>
       ) : null}
@@ -105,12 +130,26 @@ export function JobDetail({
         </Text>
       ) : null}
       {view.artifacts
-        .filter((a) => a.kind === 'model')
+        .filter((a) => modelLine && a.kind === 'model')
         .map((a) => (
           <Text key={a.name} color="green">
             model {a.name} ({formatBytes(a.sizeBytes)}) — gpulink pull {view.jobId} {a.name}
           </Text>
         ))}
+    </Box>
+  );
+}
+
+function Chart({ lines, title }: { lines: string[]; title: string }) {
+  return (
+    <Box flexDirection="column" marginTop={1}>
+      <Text dimColor>{title}</Text>
+      {lines.map((l, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: chart rows are positional
+        <Text key={i} wrap="truncate-end">
+          {l}
+        </Text>
+      ))}
     </Box>
   );
 }
