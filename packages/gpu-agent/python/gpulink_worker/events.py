@@ -159,6 +159,10 @@ class EventWriter:
                              for a, p, c in most_confused],
         })
 
+    def phase(self, description: str) -> None:
+        """A step other than training begins (JobPhase): what a watcher shows until the next event."""
+        self.emit("phase", {"description": description})
+
     def warning(self, *, code: str, message: str) -> None:
         self.emit("warning", {"code": code, "message": message})
 

@@ -30,6 +30,7 @@ from fastai.vision.learner import vision_learner
 from . import data as datamod
 from .events import prediction_item
 from .job import DataError, Job, ProtocolError, resolved
+from .plots import save_loss_plot, save_lr_find_plot
 
 # The spec arrives with every default filled in by the agent (PROTOCOL.md), and checked there:
 # this module reads values (`resolved` for those the agent always sets) and checks none again.
@@ -216,6 +217,7 @@ def run_lr_find(job: Job, learn, **span) -> list[tuple[str, float]] | None:
     job.writer.lr_find_result(lrs=[float(x) for x in learn.recorder.lrs],
                               losses=[float(x) for x in learn.recorder.losses],
                               suggestions=suggestions)
+    save_lr_find_plot(job, learn, suggestions)
     return suggestions
 
 
@@ -236,8 +238,11 @@ def train(job: Job, kind: str, task: dict, work: Path) -> str:
     getattr(learn, method)(epochs, *([] if lr is None else [lr]), **extra)
     if job.cancelled:
         return "cancelled"
+    job.writer.phase("exporting the model")
     export(job, learn)
+    save_loss_plot(job, learn)
     if kind == "vision" or not task.get("regression"):
+        job.writer.phase("interpreting results")
         interpret(job, learn)
     return "succeeded"
 

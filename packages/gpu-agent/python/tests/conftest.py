@@ -247,6 +247,7 @@ SHAPES: dict[str, tuple[set, set]] = {
     "warning": ({"code", "message"}, set()),
     "error": ({"kind", "message", "exceptionType", "traceback", "peakCudaMemoryBytes"}, set()),
     "predictions": ({"items"}, set()),
+    "phase": ({"description"}, set()),
     "done": ({"outcome", "completedEpochs"}, set()),
 }
 
@@ -332,7 +333,7 @@ def check_event(event: dict) -> str:
     elif kind == "artifact":
         _uint(body["sizeBytes"], "artifact.sizeBytes")
         assert len(body["sha256"]) == 64 and body["sha256"] == body["sha256"].lower()
-        assert body["kind"] in {"model", "checkpoint", "predictions", "file"}
+        assert body["kind"] in {"model", "checkpoint", "predictions", "plot", "file"}
         assert not body["name"].startswith("/") and ".." not in body["name"].split("/")
         assert body["createdAt"].endswith("Z")
     elif kind == "interpretation":

@@ -63,6 +63,19 @@ def test_vision_job_exports_a_plain_fastai_model(vision_run):
     assert kinds.index("artifact") > max(i for i, k in enumerate(kinds) if k == "epochEnded")
 
 
+def test_vision_job_says_what_runs_after_training_and_saves_its_loss_plot(vision_run):
+    run, artifacts = vision_run
+    kinds = run.kinds()
+    phases = [e["phase"]["description"] for e in run.events if "phase" in e]
+    assert phases == ["exporting the model", "interpreting results"]
+    last_epoch = max(i for i, k in enumerate(kinds) if k == "epochEnded")
+    first_phase, second_phase = [i for i, k in enumerate(kinds) if k == "phase"]
+    assert last_epoch < first_phase < kinds.index("artifact") < second_phase < kinds.index("interpretation")
+    (plot,) = [a for a in run.of("artifact") if a["kind"] == "plot"]
+    assert plot["name"] == "loss.png"
+    assert (artifacts / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_vision_job_interpretation(vision_run):
     run, _ = vision_run
     interp = run.one("interpretation")
@@ -117,7 +130,12 @@ def test_lr_find_on_csv_labelled_images(digits_flat, tmp_path):
     methods = [s["method"] for s in result["suggestions"]]
     assert "valley" in methods and set(methods) <= {"valley", "slide", "minimum", "steep"}
     # lr_find is a fit to fastai, never to the job's event stream: it reports its own progress.
-    assert not {"fitStarted", "batch", "epochEnded", "artifact"} & set(run.kinds())
+    assert not {"fitStarted", "batch", "epochEnded"} & set(run.kinds())
+    # fastai's own plot of the curve, with the suggestions marked, as a PNG.
+    (plot,) = run.of("artifact")
+    assert plot["name"] == "lr_find.png" and plot["kind"] == "plot"
+    png = (tmp_path / "artifacts" / "lr_find.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and plot["sizeBytes"] == len(png)
     progress = run.of("lrFindProgress")
     assert progress and progress[0]["iter"] >= 1 and {p["nIter"] for p in progress} == {20}
     assert [p["iter"] for p in progress] == sorted(p["iter"] for p in progress)
