@@ -15,7 +15,7 @@ export interface ArtifactInfo {
   sizeBytes: number;
   /** SHA-256 of the content, lowercase hex. */
   sha256: string;
-  /** "model", "checkpoint", "predictions" or "file" (agents may add kinds). */
+  /** "model", "checkpoint", "predictions", "plot" (a PNG of fastai's own plot) or "file" (agents may add kinds). */
   kind: string;
   /** When it was written. */
   createdAt: Date | undefined;
