@@ -52,24 +52,18 @@ export function registerDemo(program: Command): void {
       let exitCode: number;
       if (mode === 'interactive') {
         const { followInTerminal } = await import('../ui/render.js');
-        exitCode = await followInTerminal(agent, job);
+        exitCode = await followInTerminal(agent, job, { modelLine: false });
       } else {
-        exitCode = exitCodeFor(await followJobPlain(job, mode));
+        exitCode = exitCodeFor(await followJobPlain(job, mode, { modelLine: false }));
       }
       const info = await job.refresh();
       const accuracy = info.lastEpoch?.metrics.accuracy;
       const model = info.artifacts.find((a) => a.kind === 'model');
       if (info.state === 'succeeded' && model) {
         const saved = await job.artifacts.download(model.name, join(demoDir, 'export.pkl'));
+        // The summary above gave the accuracy; this is the one line that names the model.
         if (mode === 'json') printJson({ jobId: job.id, state: info.state, accuracy, model: saved.path });
-        else {
-          printLine(
-            `accuracy ${accuracy !== undefined ? `${(accuracy * 100).toFixed(1)}%` : 'unknown'} after ${info.completedEpochs} epochs`,
-          );
-          printLine(
-            `model: ${saved.path} (load it with fastai's load_learner; on the agent it is artifact ${model.name} of ${job.id})`,
-          );
-        }
+        else printLine(`model saved to ${saved.path} (open it with fastai's load_learner)`);
       }
       process.exitCode = exitCode;
     });
