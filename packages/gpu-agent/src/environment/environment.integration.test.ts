@@ -56,11 +56,13 @@ describe.skipIf(torch[2])('the doctor where torch cannot use CUDA', () => {
     });
     expect(check(report, 'cuda')).toMatchObject({
       status: CheckStatus.CHECK_STATUS_WARN,
-      detail: 'no usable GPU: jobs train on the CPU',
+      title: 'GPU',
+      detail: 'none that torch can use, so training runs on the CPU',
     });
     expect(check(report, 'cudnn')).toMatchObject({
       status: CheckStatus.CHECK_STATUS_WARN,
-      detail: 'cuDNN is not in use (expected without a usable GPU)',
+      title: 'cuDNN',
+      detail: 'not in use (it needs a GPU)',
     });
   });
 

@@ -86,18 +86,18 @@ export class Environment {
       } else {
         cuda = [
           CheckStatus.CHECK_STATUS_WARN,
-          'no usable GPU: jobs train on the CPU',
+          'none that torch can use, so training runs on the CPU',
           'on Colab: Runtime > Change runtime type > GPU; elsewhere check `nvidia-smi` and the driver',
         ];
       }
-      add('cuda', 'CUDA is available to torch', ...cuda);
+      add('cuda', 'GPU', ...cuda);
       // torch reports cuDNN enabled even where CUDA does not start: it is in use only with a GPU.
       const cudnnInUse = ready.cudaAvailable && ready.cudnnEnabled;
       add(
         'cudnn',
-        'cuDNN is enabled',
+        'cuDNN',
         cudnnInUse ? CheckStatus.CHECK_STATUS_OK : CheckStatus.CHECK_STATUS_WARN,
-        cudnnInUse ? `cuDNN ${ready.cudnnVersion}` : 'cuDNN is not in use (expected without a usable GPU)',
+        cudnnInUse ? `version ${ready.cudnnVersion}` : 'not in use (it needs a GPU)',
         'install a torch build with CUDA and cuDNN',
       );
       for (const gpu of ready.gpus) {
