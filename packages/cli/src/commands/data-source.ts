@@ -47,7 +47,12 @@ export async function uploadFolder(agent: AgentClient, dir: string, mode: Output
         );
       } else if (p.phase === 'uploading') {
         meters.uploading.update(p.bytesSent, at);
-        line.update(`uploading ${transferText(p.bytesSent, p.bytesToSend, meters.uploading)}`, p.phase);
+        line.update(
+          p.bytesToSend > 0
+            ? `uploading ${transferText(p.bytesSent, p.bytesToSend, meters.uploading)}`
+            : 'uploading nothing: the agent has every file',
+          p.phase,
+        );
       } else line.update(`${p.phase} ${plural(p.filesTotal, 'file')}`, p.phase);
     },
   });

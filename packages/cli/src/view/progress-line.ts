@@ -34,20 +34,37 @@ export function createProgressLine(stream: ProgressStream, options: ProgressLine
   let lastAt = Number.NEGATIVE_INFINITY;
   let lastStage: string | undefined;
   let drawn = false;
+  /** Not a terminal: the newest text not printed yet, printed when its stage ends. */
+  let unprinted: string | undefined;
   return {
     update(text, stage) {
       const t = now();
-      if (stage === lastStage && t - lastAt < interval) return;
-      lastAt = t;
+      const newStage = stage !== lastStage;
       lastStage = stage;
       if (tty) {
+        if (!newStage && t - lastAt < interval) return;
+        lastAt = t;
         stream.write(`\r${text}\x1b[K`);
         drawn = true;
-      } else stream.write(`${text}\n`);
+        return;
+      }
+      // A stage ends with its last figures (hashing 1797/1797), not its first (0/1797).
+      if (newStage && unprinted !== undefined) stream.write(`${unprinted}\n`);
+      unprinted = text;
+      if (newStage) {
+        lastAt = t;
+        return;
+      }
+      if (t - lastAt < interval) return;
+      lastAt = t;
+      stream.write(`${text}\n`);
+      unprinted = undefined;
     },
     done(text) {
+      if (!tty && unprinted !== undefined && lastStage !== 'done') stream.write(`${unprinted}\n`);
       stream.write(tty && drawn ? `\r${text}\x1b[K\n` : `${text}\n`);
       drawn = false;
+      unprinted = undefined;
     },
   };
 }

@@ -13,17 +13,25 @@ function recorder(isTTY: boolean) {
 }
 
 describe('a progress line', () => {
-  it('never writes \\r when stderr is not a terminal: a plain line every 10 s and at each stage', () => {
+  it('never writes \\r when stderr is not a terminal: a plain line every 10 s, and each stage as it ends', () => {
     const r = recorder(false);
     for (let ms = 0; ms <= 25_000; ms += 100) {
       r.at(ms);
       r.line.update(`hashing ${ms}`, 'hashing');
     }
     r.at(25_050);
-    r.line.update('uploading', 'uploading');
-    r.line.done('done');
+    r.line.update('uploading 1', 'uploading');
+    r.line.update('uploading 2', 'uploading');
+    r.line.update('done', 'done');
+    r.line.done('dataset ds_1');
     expect(r.writes.join('')).not.toContain('\r');
-    expect(r.writes).toEqual(['hashing 0\n', 'hashing 10000\n', 'hashing 20000\n', 'uploading\n', 'done\n']);
+    expect(r.writes).toEqual([
+      'hashing 10000\n',
+      'hashing 20000\n',
+      'hashing 25000\n',
+      'uploading 2\n',
+      'dataset ds_1\n',
+    ]);
   });
 
   it('redraws in place in a terminal, at most 10 times a second, and shows a new stage at once', () => {
