@@ -39,7 +39,7 @@ describe('JobDetail frames from a recorded run', () => {
     const view = viewAfter('lr-find', (e) => e.type === 'lrFindProgress' && e.iter >= 5);
     const frame = render(<JobDetail view={view} width={100} />).lastFrame() ?? '';
     expect(frame).toContain('running');
-    expect(frame).toMatch(/lr_find [█░]+ \d+\/40 {2}lr \d/);
+    expect(frame).toMatch(/lr_find [█░]+ \d+\/40 {2}lr \d\.\d\de-\d/);
   });
 
   it('shows the lr_find curve and its suggestions', () => {
@@ -47,6 +47,44 @@ describe('JobDetail frames from a recorded run', () => {
       render(<JobDetail view={viewAfter('lr-find', () => false)} width={100} />).lastFrame() ?? '';
     expect(frame).toMatch(/lr_find [▁▂▃▄▅▆▇█]+/);
     expect(frame).toContain('valley');
+  });
+
+  it('shows how long the job has run and has left, and lr_find the loss as it runs', () => {
+    const view = viewAfter('vision-digits', (e) => e.type === 'batch' && e.epoch === 1 && e.iter > 3);
+    const now = (view.startedAt?.getTime() ?? 0) + 125_000;
+    const frame = render(<JobDetail view={view} width={100} now={now} />).lastFrame() ?? '';
+    expect(frame).toMatch(
+      /running · 2m05s elapsed · about \d+(\.\d)?s left|running · 2m05s elapsed · about \dm\d\ds left/,
+    );
+    const lr = viewAfter('lr-find', (e) => e.type === 'lrFindProgress' && e.iter >= 5);
+    expect(render(<JobDetail view={lr} width={100} />).lastFrame()).toMatch(/lr \d\.\d\de-\d+ {2}loss \d/);
+  });
+
+  it("says what runs after the last epoch (the worker's phase) instead of a frozen bar", () => {
+    const events = recordedEvents('vision-digits');
+    const lastEpoch = events.findLastIndex((e) => e.type === 'epochEnded');
+    const ended = events.slice(0, lastEpoch + 1).reduce(reduceJobView, emptyJobView(''));
+    const last = events[lastEpoch] as (typeof events)[number];
+    const view = reduceJobView(ended, {
+      ...last,
+      seq: last.seq + 1,
+      type: 'phase',
+      description: 'exporting the model',
+    } as (typeof events)[number]);
+    const frame = render(<JobDetail view={view} width={100} />).lastFrame() ?? '';
+    expect(frame).toContain('exporting the model…');
+    expect(frame).not.toMatch(/(train|valid)\s+[█░]+ \d+\/\d+/);
+  });
+
+  it('draws the loss and lr_find charts with axes when given rows for them', () => {
+    const loss = render(
+      <JobDetail view={viewAfter('vision-digits', () => false)} width={80} chartRows={8} />,
+    );
+    expect(loss.lastFrame()).toMatch(/└[─┬]+/);
+    expect(loss.lastFrame()).toMatch(/◆ valid_loss/);
+    const lr = render(<JobDetail view={viewAfter('lr-find', () => false)} width={80} chartRows={8} />);
+    expect(lr.lastFrame()).toMatch(/1e-7 +1e-6/);
+    expect(lr.lastFrame()).toMatch(/V valley \d\.\d\de-\d/);
   });
 
   it('shows why a job failed, with its last log lines', () => {
