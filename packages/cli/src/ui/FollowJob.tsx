@@ -86,7 +86,8 @@ export function FollowJob({
         <Text dimColor>connecting to {job.id}…</Text>
       )}
       {error ? <Text color="red">stream lost: {error.message}</Text> : null}
-      {note ? <Text color="yellow">{note}</Text> : null}
+      {/* A note about a cancel holds until the job has ended: the outcome says the rest. */}
+      {note && !(view?.state && isTerminalState(view.state)) ? <Text color="yellow">{note}</Text> : null}
       {asking ? (
         <Text color="yellow">
           Stop? <Text bold>c</Text> cancel the job · <Text bold>w</Text> or <Text bold>ctrl-c</Text> stop

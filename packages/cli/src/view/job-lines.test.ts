@@ -49,4 +49,22 @@ describe('plain output of a recorded lr_find job', () => {
     const view = recordedEvents('lr-find').reduce(reduceJobView, emptyJobView(''));
     expect(summaryLines(view)[0]).toMatch(/succeeded: lr_find tried \d+ learning rates, suggests valley \d/);
   });
+
+  it('says a cancelled lr_find was cancelled, not "after 0 epochs"', () => {
+    const events = recordedEvents('lr-find');
+    const running = events.slice(
+      0,
+      events.findIndex((e) => e.type === 'lrFindProgress' && e.iter > 5),
+    );
+    const last = running.at(-1) as (typeof events)[number];
+    const view = reduceJobView(running.reduce(reduceJobView, emptyJobView('')), {
+      ...last,
+      seq: last.seq + 1,
+      type: 'state',
+      state: 'cancelled',
+      previous: 'running',
+      reason: 'cancelled from the terminal',
+    } as (typeof events)[number]);
+    expect(summaryLines(view)[0]).toBe(`job ${view.jobId} cancelled`);
+  });
 });

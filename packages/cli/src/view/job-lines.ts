@@ -86,7 +86,8 @@ export function summaryLines(view: JobView, { model: withModel = true }: { model
   lines.push(
     view.lrFind && !last
       ? `job ${view.jobId} ${view.state}: lr_find tried ${view.lrFind.lrs.length} learning rates${valley ? `, suggests ${valley.method} ${formatLearningRate(valley.lr)}` : ''}`
-      : `job ${view.jobId} ${view.state} after ${plural(last?.completedEpochs ?? 0, 'epoch')}${headline}`,
+      : // A job that never planned an epoch (lr_find, predict, a script) is not "after 0 epochs".
+        `job ${view.jobId} ${view.state}${last || view.totalEpochs > 0 ? ` after ${plural(last?.completedEpochs ?? 0, 'epoch')}` : ''}${headline}`,
   );
   const model = view.artifacts.find((a) => a.kind === 'model');
   if (model && withModel)
