@@ -23,7 +23,7 @@ export const PLAIN_PROGRESS_INTERVAL_MS = 10_000;
 export interface ProgressLine {
   /** Shows `text`; `stage` is what it is at (hashing, uploading): a new stage always shows at once. */
   update(text: string, stage?: string): void;
-  /** The last line, ending the progress display. */
+  /** The last line, ending the progress display: it stands for the last stage's end. */
   done(text: string): void;
 }
 
@@ -61,7 +61,6 @@ export function createProgressLine(stream: ProgressStream, options: ProgressLine
       unprinted = undefined;
     },
     done(text) {
-      if (!tty && unprinted !== undefined && lastStage !== 'done') stream.write(`${unprinted}\n`);
       stream.write(tty && drawn ? `\r${text}\x1b[K\n` : `${text}\n`);
       drawn = false;
       unprinted = undefined;
