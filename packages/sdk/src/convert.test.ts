@@ -172,6 +172,11 @@ describe('jobEvent', () => {
       { iter: 12, iters: 100, lr: 3e-6, smoothLoss: 2.5 },
     ],
     [
+      'phase',
+      { $case: 'phase', value: { description: 'exporting the model' } },
+      { description: 'exporting the model' },
+    ],
+    [
       'warning',
       { $case: 'warning', value: { code: 'stalled', message: 'no progress for 120 s' } },
       { code: 'stalled', message: 'no progress for 120 s', stats: undefined },
