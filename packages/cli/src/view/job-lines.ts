@@ -2,7 +2,14 @@
 // the exit code it maps to. Both the plain follower (commands/) and the Ink view (ui/) print these.
 import type { JobEvent } from '@gpulink/sdk';
 import { EXIT } from '../cli-error.js';
-import { formatBytes, formatDuration, formatLearningRate, formatNumber, plural } from './format.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatItemRate,
+  formatLearningRate,
+  formatNumber,
+  plural,
+} from './format.js';
 import { elapsedMs, etaMs, type JobView, lastMetric } from './job-view.js';
 
 /** How a followed job ended, as an exit code. */
@@ -116,7 +123,7 @@ export function progressLine(view: JobView, now: number): string | undefined {
     const total = view.totalEpochs ? `/${view.totalEpochs}` : '';
     parts.push(`epoch ${view.completedEpochs + 1}${total}`, `${b.phase} ${b.iter}/${b.iters}`);
     if (b.smoothLoss !== undefined) parts.push(`loss ${formatNumber(b.smoothLoss)}`);
-    if (b.itemsPerSecond > 0) parts.push(`${Math.round(b.itemsPerSecond)} items/s`);
+    if (b.itemsPerSecond > 0) parts.push(formatItemRate(b.itemsPerSecond));
   } else if (p) {
     parts.push(`lr_find ${p.iter}/${p.iters}`, `lr ${formatLearningRate(p.lr)}`);
     if (p.smoothLoss !== undefined) parts.push(`loss ${formatNumber(p.smoothLoss)}`);

@@ -1,5 +1,11 @@
 import { Box, Text } from 'ink';
-import { formatBytes, formatDuration, formatLearningRate, formatNumber } from '../../view/format.js';
+import {
+  formatBytes,
+  formatDuration,
+  formatItemRate,
+  formatLearningRate,
+  formatNumber,
+} from '../../view/format.js';
 import { lossChartLines, lrFindChartLines } from '../../view/job-charts.js';
 import { elapsedMs, etaMs, type JobView } from '../../view/job-view.js';
 import { bar, sparkline } from './bars.js';
@@ -65,7 +71,7 @@ export function JobDetail({
           {b.phase === 'train' ? 'train ' : 'valid '} {bar(b.iter / Math.max(1, b.iters), barWidth)} {b.iter}/
           {b.iters}
           {b.smoothLoss !== undefined ? `  loss ${formatNumber(b.smoothLoss)}` : ''}
-          {b.itemsPerSecond > 0 ? `  ${Math.round(b.itemsPerSecond)} items/s` : ''}
+          {b.itemsPerSecond > 0 ? `  ${formatItemRate(b.itemsPerSecond)}` : ''}
         </Text>
       ) : null}
       {view.phase && view.state === 'running' ? <Text color="cyan">{view.phase}…</Text> : null}
