@@ -30,6 +30,7 @@ export function smoothRate(
 export class RateMeter {
   private rate: SmoothedRate | undefined;
   private last: { done: number; atMs: number } | undefined;
+  private start: { done: number; atMs: number } | undefined;
   private readonly memoryMs: number;
 
   constructor(memoryMs = RATE_MEMORY_MS) {
@@ -41,12 +42,20 @@ export class RateMeter {
     const last = this.last;
     if (!last || done < last.done) {
       this.last = { done, atMs };
+      this.start = { done, atMs };
       return;
     }
     const dt = atMs - last.atMs;
     // Samples closer than 50 ms apart are folded into the next one: their rate is noise.
     if (dt < 50) return;
-    this.rate = smoothRate(this.rate, ((done - last.done) * 1000) / dt, atMs, this.memoryMs);
+    const start = this.start ?? last;
+    const sinceStart = atMs - start.atMs;
+    // Until the average has a memory's worth of samples, the plain mean since the start is the
+    // better guess: an average begun from one slow first sample would lag for seconds.
+    this.rate =
+      sinceStart < this.memoryMs
+        ? { perSecond: ((done - start.done) * 1000) / sinceStart, atMs }
+        : smoothRate(this.rate, ((done - last.done) * 1000) / dt, atMs, this.memoryMs);
     this.last = { done, atMs };
   }
 
