@@ -24,12 +24,15 @@ const SUITES = [start, events, upload, stats, logMemory, transports];
 const OPT_IN = [link];
 const ALL = [...SUITES, ...OPT_IN];
 
-const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--link PROFILE[,PROFILE...]|all] [--no-record]
+const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--link PROFILE[,PROFILE...]|all [--reps N] [--carriages C] [--mib N]] [--no-record]
        node bench/run.mjs --render RESULTS.json
 
   --quick       fewer repetitions and smaller inputs (a smoke run; its figures are not recorded in RESULTS.md)
   --only NAMES  run only these suites: ${ALL.map((s) => [s.name, ...(s.aliases ?? [])].join('|')).join(', ')}
   --link P      the shaped-link suite alone, through these link profiles (${Object.keys(PROFILES).join(', ')}, or all)
+  --reps N      repetitions of each figure of the link suite (default 3, --quick 1)
+  --carriages C the link suite's carriages: direct[,wss][,jupyter] (default all three)
+  --mib N       the link suite's upload and pull sizes, all N MiB (default 1024 / 200, carriages 64)
   --no-record   print the table only; write no results file
   --render F    rewrite bench/RESULTS.md from a recorded results file, measuring nothing
 
@@ -139,6 +142,9 @@ async function main() {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       link: { type: 'string' },
+      reps: { type: 'string' },
+      carriages: { type: 'string' },
+      mib: { type: 'string' },
       'no-record': { type: 'boolean', default: false },
       render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -173,7 +179,14 @@ async function main() {
     const log = (m) => process.stderr.write(`bench ${suite.name}: ${m}\n`);
     log(`start (${suite.describe})`);
     try {
-      const r = await suite.run({ quick: values.quick, log, link: linkProfiles });
+      const r = await suite.run({
+        quick: values.quick,
+        log,
+        link: linkProfiles,
+        reps: values.reps === undefined ? undefined : Number(values.reps),
+        carriages: values.carriages?.split(',').map((c) => c.trim()),
+        mib: values.mib === undefined ? undefined : Number(values.mib),
+      });
       results.push({ suite: suite.name, seconds: (performance.now() - t0) / 1000, ...r });
     } catch (error) {
       // One broken suite must not hide the others' figures; the run still exits non-zero.
@@ -204,6 +217,9 @@ async function main() {
     values.quick ? '--quick' : '',
     values.only ? `--only ${values.only}` : '',
     values.link ? `--link ${values.link}` : '',
+    values.reps ? `--reps ${values.reps}` : '',
+    values.carriages ? `--carriages ${values.carriages}` : '',
+    values.mib ? `--mib ${values.mib}` : '',
   ].filter(Boolean);
   const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
   const text = table(rows);
