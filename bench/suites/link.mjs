@@ -55,29 +55,28 @@ function viaPort(agentUrl, port) {
   return url.toString();
 }
 
-/** The three carriages' URLs through the proxy ports `ports` ({ direct, wss, jupyter }). */
-function carriageUrls(ctx, ports) {
+/** The URL of `carriage` through the proxy port `port`. */
+function carriageUrl(ctx, carriage, port) {
   const { agent } = ctx.a;
-  return {
-    direct: viaPort(agent.url, ports.direct),
-    wss: `gpulink+wss://${agent.token}@127.0.0.1:${ports.wss}/gpulink?fp=${agent.fingerprint}`,
-    jupyter: formatAgentUrl({
-      transport: 'jupyter',
-      token: agent.token,
-      host: '127.0.0.1',
-      port: ports.jupyter,
-      path: '/',
-      fingerprint: agent.fingerprint,
-      jupyter: {
-        secure: false,
-        agentPort: agent.port,
-        token: ctx.jupyter.token,
-        auth: 'token',
-        kernel: undefined,
-        colabSession: undefined,
-      },
-    }),
-  };
+  if (carriage === 'direct') return viaPort(agent.url, port);
+  if (carriage === 'wss')
+    return `gpulink+wss://${agent.token}@127.0.0.1:${port}/gpulink?fp=${agent.fingerprint}`;
+  return formatAgentUrl({
+    transport: 'jupyter',
+    token: agent.token,
+    host: '127.0.0.1',
+    port,
+    path: '/',
+    fingerprint: agent.fingerprint,
+    jupyter: {
+      secure: false,
+      agentPort: agent.port,
+      token: ctx.jupyter.token,
+      auth: 'token',
+      kernel: undefined,
+      colabSession: undefined,
+    },
+  });
 }
 
 const carriageLabel = { direct: '', wss: ' (WebSocket carriage)', jupyter: ' (kernel transport)' };
@@ -186,12 +185,14 @@ async function profileRows(profile, ctx) {
   const rsyncLink = ctx.rsync ? await tp.link(ctx.rsync.port, profile) : undefined;
   const link = links.direct;
   const rtt = 2 * link.delayMs;
-  const urls = carriageUrls(ctx, Object.fromEntries(Object.entries(links).map(([k, l]) => [k, l.port])));
   const clients = {};
   try {
     for (const c of carriages) {
       log(`${profile}: connecting${carriageLabel[c] || ' (direct TCP)'}`);
-      clients[c] = await connect(urls[c], { timeoutMs: 600_000, webSocketCa: ctx.edge?.caPem });
+      clients[c] = await connect(carriageUrl(ctx, c, links[c].port), {
+        timeoutMs: 600_000,
+        webSocketCa: ctx.edge?.caPem,
+      });
     }
     const dir = join(root, profile);
     await mkdir(dir);

@@ -13,8 +13,8 @@ import {
   checkLimits,
   defaultRetry,
   limitsOf,
+  pauseBeforeRetry,
   type RetryPolicy,
-  sleep,
   unaryWithRetry,
 } from './rpc.js';
 import type { DatasetInfo } from './types.js';
@@ -229,7 +229,7 @@ export async function uploadFolder(
           cause: error,
         });
       }
-      await sleep(backoffDelay(failures, policy), limits, error.method);
+      await pauseBeforeRetry(ctx, backoffDelay(failures, policy), limits, error.method);
     }
   }
 }
