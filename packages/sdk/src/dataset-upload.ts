@@ -174,7 +174,8 @@ export async function uploadFolder(
         ctx,
         'DataService.PrepareUpload',
         client.prepareUpload.bind(client),
-        { name, files: manifest },
+        // An unchanged folder is committed by this one call: one round trip.
+        { name, files: manifest, commitIfComplete: true },
         limits,
       );
       if (firstPlan === undefined) {
@@ -202,13 +203,16 @@ export async function uploadFolder(
       }
       progress.phase = 'committing';
       report();
-      const committed = await unaryWithRetry(
-        ctx,
-        'DataService.CommitDataset',
-        client.commitDataset.bind(client),
-        { name, files: manifest },
-        limits,
-      );
+      const committed =
+        plan.dataset && plan.missing.length === 0
+          ? { dataset: plan.dataset }
+          : await unaryWithRetry(
+              ctx,
+              'DataService.CommitDataset',
+              client.commitDataset.bind(client),
+              { name, files: manifest },
+              limits,
+            );
       progress.phase = 'done';
       report();
       return {

@@ -26,7 +26,10 @@ export function createDataService(deps: {
   return {
     prepareUpload: unary(async (req) => {
       const { id, missing, alreadyCommitted } = await datasets.prepare(req.files);
-      return { datasetId: id, missing, alreadyCommitted, maxChunkBytes: MAX_CHUNK_BYTES };
+      // Nothing to send: committing now spares the client the CommitDataset round trip.
+      const dataset =
+        req.commitIfComplete && missing.length === 0 ? await datasets.commit(req.name, req.files) : undefined;
+      return { datasetId: id, missing, alreadyCommitted, maxChunkBytes: MAX_CHUNK_BYTES, dataset };
     }),
     uploadBlobs: clientStream(async (requests) => {
       const { completed, receivedBytes } = await datasets.receiveStream(requests);
