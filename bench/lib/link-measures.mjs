@@ -26,22 +26,32 @@ export async function capacity(port, file, size, reps) {
   return rates;
 }
 
-/** Bytes/s of `reps` first uploads of one new random file of `size` bytes (deleted after each). */
+/**
+ * Bytes/s of `reps` first uploads of one new random file of `size` bytes (deleted after each): the
+ * whole call (`rates`), and from the end of hashing on (`sendRates`: PrepareUpload, the bytes, commit).
+ */
 export async function bigUploads(client, dir, size, reps, label) {
   const rates = [];
+  const sendRates = [];
   for (let rep = 0; rep < reps; rep++) {
     const bigDir = join(dir, `big-${label}-${rep}`);
     await mkdir(bigDir);
     await makeBigFile(join(bigDir, 'one.bin'), size);
+    let hashed;
+    const onProgress = (p) => {
+      if (p.phase !== 'hashing' && hashed === undefined) hashed = now();
+    };
     const t0 = now();
-    const r = await client.datasets.upload(bigDir, { hashCache: false });
-    rates.push(size / ((now() - t0) / 1000));
+    const r = await client.datasets.upload(bigDir, { hashCache: false, onProgress });
+    const t1 = now();
+    rates.push(size / ((t1 - t0) / 1000));
+    sendRates.push(size / ((t1 - hashed) / 1000));
     if (r.sentBytes !== size)
       throw new Error(`${label}: the first upload sent ${r.sentBytes} of ${size} bytes`);
     await client.datasets.delete(r.dataset.id);
     await rm(bigDir, { recursive: true, force: true });
   }
-  return rates;
+  return { rates, sendRates };
 }
 
 /** Bytes/s of `reps` downloads of `job`'s artifact blob.bin (`size` bytes). */
