@@ -9,6 +9,7 @@ import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bytes } from './lib/figures.mjs';
+import { linkSectionsOf, withLinkSections } from './lib/link-results.mjs';
 import { benchDir, nvidiaGpus, pythonVersions } from './lib/setup.mjs';
 import { PROFILES } from './lib/toxiproxy.mjs';
 import * as events from './suites/events.mjs';
@@ -34,7 +35,8 @@ const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--lin
   --carriages C the link suite's carriages: direct[,wss][,jupyter] (default all three)
   --mib N       the link suite's upload and pull sizes, all N MiB (default 1024 / 200, carriages 64)
   --no-record   print the table only; write no results file
-  --render F    rewrite bench/RESULTS.md from a recorded results file, measuring nothing
+  --render F    rewrite bench/RESULTS.md from a recorded results file, measuring nothing (a --link
+                run's file: only its profiles' sections)
 
 Suites:
 ${SUITES.map((s) => `  ${s.name.padEnd(10)} ${s.describe}`).join('\n')}
@@ -156,9 +158,13 @@ async function main() {
   }
   if (values.render) {
     const record = JSON.parse(await readFile(values.render, 'utf8'));
+    const jsonPath = relative(benchDir, resolve(values.render));
+    const resultsMd = join(benchDir, 'RESULTS.md');
     await writeFile(
-      join(benchDir, 'RESULTS.md'),
-      renderResults(record, relative(benchDir, resolve(values.render))),
+      resultsMd,
+      record.command.includes('--link')
+        ? withLinkSections(await readFile(resultsMd, 'utf8'), record, jsonPath, { table, notes })
+        : renderResults(record, jsonPath),
     );
     process.stderr.write(`bench: rendered bench/RESULTS.md from ${values.render}\n`);
     return 0;
@@ -253,9 +259,16 @@ async function main() {
     };
     await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
     process.stderr.write(`bench: wrote ${file}\n`);
+    const resultsMd = join(benchDir, 'RESULTS.md');
     if (full) {
-      await writeFile(join(benchDir, 'RESULTS.md'), renderResults(record, `results/${date}.json`));
+      // The shaped-link runs are recorded apart (not in a full run): their sections stay.
+      const kept = linkSectionsOf(await readFile(resultsMd, 'utf8').catch(() => ''));
+      await writeFile(resultsMd, [renderResults(record, `results/${date}.json`), ...kept].join('\n'));
       process.stderr.write('bench: updated bench/RESULTS.md\n');
+    } else if (linkProfiles && !values.quick) {
+      const text = await readFile(resultsMd, 'utf8');
+      await writeFile(resultsMd, withLinkSections(text, record, relative(benchDir, file), { table, notes }));
+      process.stderr.write(`bench: updated the ${linkProfiles.join(', ')} section(s) of bench/RESULTS.md\n`);
     }
   }
   return failed ? 1 : 0;

@@ -133,17 +133,20 @@ function carriageRows(profile, carriage, f, ctx) {
     met: median(f.again) / rtt < 3,
     note: m,
   });
-  const extra = median(f.firstBatch) - median(f.loopbackFirstBatch);
-  rows.push({
-    id: id('first-batch'),
-    what: `${tag} submit -> first batch event, warm worker`,
-    ours: seconds(median(f.firstBatch)),
-    baseline: `${seconds(median(f.loopbackFirstBatch))} (the same job through loopback)`,
-    ratio: `${extra >= 0 ? '+' : ''}${(extra / rtt).toFixed(1)} round trips`,
-    target: '< 4 round trips + 300 ms above loopback',
-    met: extra < 4 * rtt + 300,
-    note: `${m}, each round loopback first, then each carriage; a fastai job on the digits, cancelled after its first batch`,
-  });
+  if (f.firstBatch.length) {
+    const extra = median(f.firstBatch) - median(f.loopbackFirstBatch);
+    rows.push({
+      id: id('first-batch'),
+      what: `${tag} submit -> first batch event, warm worker`,
+      ours: seconds(median(f.firstBatch)),
+      baseline: `${seconds(median(f.loopbackFirstBatch))} (the same job through loopback)`,
+      ratio: `${extra >= 0 ? '+' : ''}${(extra / rtt).toFixed(1)} round trips`,
+      // The target's 300 ms are the job's own start, which the loopback run measures.
+      target: '< 4 round trips above loopback',
+      met: extra < 4 * rtt,
+      note: `${m}, each round loopback first, then each carriage; a fastai job on the digits, cancelled after its first batch`,
+    });
+  }
   const lat = (p) => percentile(f.latencies, p);
   rows.push({
     id: id('events.p50'),
@@ -240,9 +243,10 @@ async function profileRows(profile, ctx) {
     log(`${profile}: submit -> first batch (warm worker) through each carriage and through loopback`);
     const loopbackFirstBatch = [];
     for (const f of Object.values(figures)) f.firstBatch = [];
+    // --quick (CI): through direct TCP only; each job waits for a fresh warm worker's torch import.
     for (let rep = 0; rep < reps; rep++) {
       loopbackFirstBatch.push(...(await firstBatches(a.client, ctx.trainSpec, a.pid, 1)));
-      for (const c of carriages) {
+      for (const c of quick ? ['direct'] : carriages) {
         figures[c].firstBatch.push(...(await firstBatches(clients[c], ctx.trainSpec, a.pid, 1)));
       }
     }
