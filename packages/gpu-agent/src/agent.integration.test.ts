@@ -338,11 +338,17 @@ describe('datasets', () => {
   });
 
   it('commits in PrepareUpload when asked and every blob is stored, and only then', async () => {
-    const stored = [file('x/1.txt', 'stored one'), file('y/2.txt', 'stored two')];
+    const texts = ['stored one', 'stored two'];
+    const stored = [file('x/1.txt', texts[0] as string), file('y/2.txt', texts[1] as string)];
     await new Promise((resolve, reject) => {
       const s = c.data.uploadBlobs(c.metadata(), (e, r) => (e ? reject(e) : resolve(r)));
-      for (const [i, text] of ['stored one', 'stored two'].entries())
-        s.write({ sha256: stored[i]!.sha256, offset: 0, data: Buffer.from(text), sizeBytes: text.length });
+      for (const [i, f] of stored.entries())
+        s.write({
+          sha256: f.sha256,
+          offset: 0,
+          data: Buffer.from(texts[i] as string),
+          sizeBytes: f.sizeBytes,
+        });
       s.end();
     });
     const prepare = (files: ReturnType<typeof file>[], commitIfComplete: boolean) =>
