@@ -9,6 +9,7 @@ import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { bytes } from './lib/figures.mjs';
+import { linkSectionsOf, withLinkSections } from './lib/link-results.mjs';
 import { benchDir, nvidiaGpus, pythonVersions } from './lib/setup.mjs';
 import { PROFILES } from './lib/toxiproxy.mjs';
 import * as events from './suites/events.mjs';
@@ -24,14 +25,18 @@ const SUITES = [start, events, upload, stats, logMemory, transports];
 const OPT_IN = [link];
 const ALL = [...SUITES, ...OPT_IN];
 
-const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--link PROFILE[,PROFILE...]|all] [--no-record]
+const HELP = `Usage: node bench/run.mjs [--quick] [--only NAME[,NAME...]] [--link PROFILE[,PROFILE...]|all [--reps N] [--carriages C] [--mib N]] [--no-record]
        node bench/run.mjs --render RESULTS.json
 
   --quick       fewer repetitions and smaller inputs (a smoke run; its figures are not recorded in RESULTS.md)
   --only NAMES  run only these suites: ${ALL.map((s) => [s.name, ...(s.aliases ?? [])].join('|')).join(', ')}
   --link P      the shaped-link suite alone, through these link profiles (${Object.keys(PROFILES).join(', ')}, or all)
+  --reps N      repetitions of each figure of the link suite (default 3, --quick 1)
+  --carriages C the link suite's carriages: direct[,wss][,jupyter] (default all three)
+  --mib N       the link suite's upload and pull sizes, all N MiB (default 1024 / 200, carriages 64)
   --no-record   print the table only; write no results file
-  --render F    rewrite bench/RESULTS.md from a recorded results file, measuring nothing
+  --render F    rewrite bench/RESULTS.md from a recorded results file, measuring nothing (a --link
+                run's file: only its profiles' sections)
 
 Suites:
 ${SUITES.map((s) => `  ${s.name.padEnd(10)} ${s.describe}`).join('\n')}
@@ -139,6 +144,9 @@ async function main() {
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
       link: { type: 'string' },
+      reps: { type: 'string' },
+      carriages: { type: 'string' },
+      mib: { type: 'string' },
       'no-record': { type: 'boolean', default: false },
       render: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -150,9 +158,13 @@ async function main() {
   }
   if (values.render) {
     const record = JSON.parse(await readFile(values.render, 'utf8'));
+    const jsonPath = relative(benchDir, resolve(values.render));
+    const resultsMd = join(benchDir, 'RESULTS.md');
     await writeFile(
-      join(benchDir, 'RESULTS.md'),
-      renderResults(record, relative(benchDir, resolve(values.render))),
+      resultsMd,
+      record.command.includes('--link')
+        ? withLinkSections(await readFile(resultsMd, 'utf8'), record, jsonPath, { table, notes })
+        : renderResults(record, jsonPath),
     );
     process.stderr.write(`bench: rendered bench/RESULTS.md from ${values.render}\n`);
     return 0;
@@ -173,7 +185,14 @@ async function main() {
     const log = (m) => process.stderr.write(`bench ${suite.name}: ${m}\n`);
     log(`start (${suite.describe})`);
     try {
-      const r = await suite.run({ quick: values.quick, log, link: linkProfiles });
+      const r = await suite.run({
+        quick: values.quick,
+        log,
+        link: linkProfiles,
+        reps: values.reps === undefined ? undefined : Number(values.reps),
+        carriages: values.carriages?.split(',').map((c) => c.trim()),
+        mib: values.mib === undefined ? undefined : Number(values.mib),
+      });
       results.push({ suite: suite.name, seconds: (performance.now() - t0) / 1000, ...r });
     } catch (error) {
       // One broken suite must not hide the others' figures; the run still exits non-zero.
@@ -204,6 +223,9 @@ async function main() {
     values.quick ? '--quick' : '',
     values.only ? `--only ${values.only}` : '',
     values.link ? `--link ${values.link}` : '',
+    values.reps ? `--reps ${values.reps}` : '',
+    values.carriages ? `--carriages ${values.carriages}` : '',
+    values.mib ? `--mib ${values.mib}` : '',
   ].filter(Boolean);
   const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
   const text = table(rows);
@@ -237,9 +259,16 @@ async function main() {
     };
     await writeFile(file, `${JSON.stringify(record, null, 2)}\n`);
     process.stderr.write(`bench: wrote ${file}\n`);
+    const resultsMd = join(benchDir, 'RESULTS.md');
     if (full) {
-      await writeFile(join(benchDir, 'RESULTS.md'), renderResults(record, `results/${date}.json`));
+      // The shaped-link runs are recorded apart (not in a full run): their sections stay.
+      const kept = linkSectionsOf(await readFile(resultsMd, 'utf8').catch(() => ''));
+      await writeFile(resultsMd, [renderResults(record, `results/${date}.json`), ...kept].join('\n'));
       process.stderr.write('bench: updated bench/RESULTS.md\n');
+    } else if (linkProfiles && !values.quick) {
+      const text = await readFile(resultsMd, 'utf8');
+      await writeFile(resultsMd, withLinkSections(text, record, relative(benchDir, file), { table, notes }));
+      process.stderr.write(`bench: updated the ${linkProfiles.join(', ')} section(s) of bench/RESULTS.md\n`);
     }
   }
   return failed ? 1 : 0;

@@ -337,6 +337,41 @@ describe('datasets', () => {
     expect(await readdir(join(agent.stateDir, 'datasets'))).toEqual(before);
   });
 
+  it('commits in PrepareUpload when asked and every blob is stored, and only then', async () => {
+    const texts = ['stored one', 'stored two'];
+    const stored = [file('x/1.txt', texts[0] as string), file('y/2.txt', texts[1] as string)];
+    await new Promise((resolve, reject) => {
+      const s = c.data.uploadBlobs(c.metadata(), (e, r) => (e ? reject(e) : resolve(r)));
+      for (const [i, f] of stored.entries())
+        s.write({
+          sha256: f.sha256,
+          offset: 0,
+          data: Buffer.from(texts[i] as string),
+          sizeBytes: f.sizeBytes,
+        });
+      s.end();
+    });
+    const prepare = (files: ReturnType<typeof file>[], commitIfComplete: boolean) =>
+      unaryCall<PrepareUploadResponse>((cb) =>
+        c.data.prepareUpload({ name: 'in-one-call', files, commitIfComplete }, c.metadata(), cb),
+      );
+    const before = await readdir(join(agent.stateDir, 'datasets'));
+    const notAsked = await prepare(stored, false);
+    expect(notAsked.dataset).toBeUndefined();
+    const partial = await prepare([...stored, file('z/3.txt', 'not yet')], true);
+    expect(partial.dataset).toBeUndefined();
+    expect(partial.missing).toHaveLength(1);
+    expect(await readdir(join(agent.stateDir, 'datasets'))).toEqual(before);
+
+    const complete = await prepare(stored, true);
+    expect(complete.missing).toEqual([]);
+    expect(complete.dataset).toMatchObject({ id: complete.datasetId, name: 'in-one-call', fileCount: 2 });
+    const committed = await unaryCall<CommitDatasetResponse>((cb) =>
+      c.data.commitDataset({ name: 'in-one-call', files: stored }, c.metadata(), cb),
+    );
+    expect(committed.dataset).toEqual(complete.dataset);
+  });
+
   it('refuses a manifest that gives one content two sizes', async () => {
     const one = file('a.txt', 'one');
     await expectStatus(

@@ -11,9 +11,9 @@ import {
   checkLimits,
   defaultRetry,
   limitsOf,
+  pauseBeforeRetry,
   type RetryPolicy,
   serverStream,
-  sleep,
   unaryWithRetry,
 } from './rpc.js';
 import type { ArtifactInfo } from './types.js';
@@ -193,7 +193,7 @@ async function download(
           { method, cause: error },
         );
       }
-      await sleep(backoffDelay(failures, policy), limits, method);
+      await pauseBeforeRetry(ctx, backoffDelay(failures, policy), limits, method);
     } finally {
       await file.close().catch(() => {});
       // An empty partial file gives a later download nothing to resume; left by a refused one (an

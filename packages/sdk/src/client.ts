@@ -2,6 +2,7 @@ import type { TlsOptions } from 'node:tls';
 import { AgentServiceClient, DataServiceClient, JobServiceClient } from '@gpulink/proto';
 import { type ChannelOptions, Metadata } from '@grpc/grpc-js';
 import { type AgentUrl, formatAgentUrl, grpcTarget, parseAgentUrl } from './agent-url.js';
+import { watchReconnect } from './connectivity.js';
 import { agentInfo, environmentReport, statsSample } from './convert.js';
 import { createDatasetsApi, type DatasetsApi } from './datasets.js';
 import { GpulinkError, toGpulinkError } from './errors.js';
@@ -21,9 +22,9 @@ import {
   type CallOptions,
   defaultRetry,
   limitsOf,
+  pauseBeforeRetry,
   type RetryPolicy,
   serverStream,
-  sleep,
   unaryWithRetry,
 } from './rpc.js';
 import { openTransport, type Transport } from './transport.js';
@@ -135,9 +136,11 @@ function channelOptions(options: ConnectOptions): ChannelOptions {
     'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? 10_000,
     'grpc.keepalive_permit_without_calls': 1,
     // grpc-js backs off up to 2 min between reconnects by default; an event stream waiting out an agent
-    // restart would sit in that backoff long after the agent is back.
-    'grpc.initial_reconnect_backoff_ms': 500,
-    'grpc.max_reconnect_backoff_ms': 5_000,
+    // restart or a cut link would sit in that backoff long after the agent is back. A retry waits for
+    // the channel to connect again (connectivity.ts), so this cap bounds how long after the link's
+    // return a stream resumes; a try a second against an address that refuses costs next to nothing.
+    'grpc.initial_reconnect_backoff_ms': 250,
+    'grpc.max_reconnect_backoff_ms': 1_000,
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
     // Node's HTTP/2 receive window is 64 KiB: downloads and event streams would wait on this process
     // every 64 KiB. The agent raises its own windows the same way for uploads.
@@ -238,6 +241,7 @@ class Client implements AgentClient {
         live.add(call);
         return () => live.delete(call);
       },
+      watchReconnect: (onReady) => watchReconnect(channelOverride, onReady),
     };
     this.clients = { ctx: this.ctx, jobs: this.jobClient, data: this.dataClient };
     this.jobs = createJobsApi(this.clients);
@@ -311,7 +315,7 @@ class Client implements AgentClient {
             },
           );
         }
-        await sleep(backoffDelay(failures, policy), limits, method);
+        await pauseBeforeRetry(this.ctx, backoffDelay(failures, policy), limits, method);
       }
     }
   }

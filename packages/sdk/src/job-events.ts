@@ -11,9 +11,9 @@ import {
   defaultRetry,
   limitsOf,
   type OperationLimits,
+  pauseBeforeRetry,
   type RetryPolicy,
   serverStream,
-  sleep,
 } from './rpc.js';
 import type { JobEvent } from './types.js';
 
@@ -140,7 +140,7 @@ export async function* watchJobEvents(
           { method, cause: error },
         );
       }
-      await sleep(backoffDelay(failures, policy), limits, method);
+      await pauseBeforeRetry(ctx, backoffDelay(failures, policy), limits, method);
     }
   }
 }

@@ -87,6 +87,38 @@ describe('job.events() against the real agent', () => {
     expect(replay).toEqual(events);
   });
 
+  it('resumes when the link comes back, without waiting out a backoff longer than the test', async () => {
+    const link = await startTcpProxy(agent.port);
+    try {
+      await using direct = await connect(agent.url);
+      await using cut = await connect(`gpulink://${agent.token}@127.0.0.1:${link.port}`);
+      const n = 200;
+      const submitted = await runLines(direct, n, 0.01);
+      const job = await cut.jobs.get(submitted.id);
+      // Every retry's backoff is an hour: only a retry on the link's return can deliver the rest.
+      const retry = { maxAttempts: 3, initialDelayMs: 3_600_000, maxDelayMs: 3_600_000 };
+      const events: JobEvent[] = [];
+      for await (const e of job.events({ retry })) {
+        events.push(e);
+        if (events.length === 20) {
+          // The link goes down (open connections cut, new ones refused) and comes back a second later.
+          link.refuse(true);
+          link.cutAll();
+          setTimeout(() => link.refuse(false), 1000);
+        }
+      }
+      expectDense(events);
+      expect(printedLines(events)).toEqual(
+        Array.from({ length: n }, (_, i) => `line ${String(i).padStart(5, '0')}`),
+      );
+      expect(events.at(-1)).toMatchObject({ type: 'state', state: 'succeeded' });
+      expect(link.connections).toBeGreaterThan(1);
+    } finally {
+      await link.close();
+    }
+    // Far under the hour of backoff, far over a reconnect's second or two.
+  }, 120_000);
+
   it('delivers every event once through a link cut every 16 KiB, with log lines of 1 KB and 10 KB', async () => {
     const link = await startTcpProxy(agent.port);
     try {

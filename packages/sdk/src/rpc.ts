@@ -86,6 +86,11 @@ export interface CallContext {
   readonly closed: boolean;
   /** Registers a live call so `close()` can cancel it; returns the function that unregisters it. */
   track(call: { cancel(): void }): () => void;
+  /**
+   * Calls `onReady` once the connection, lost now, is back; returns the function that stops watching
+   * (connectivity.ts). Absent where there is no connection to watch.
+   */
+  watchReconnect?(onReady: () => void): () => void;
 }
 
 /** A resolved deadline shared by every try of one operation. @internal */
@@ -155,26 +160,48 @@ export function mapError(
 }
 
 /**
- * Sleeps, waking early with an error when the signal aborts or the deadline would pass.
+ * Sleeps, waking early with an error when the signal aborts or the deadline would pass, and without
+ * one when `wake` calls back (it returns the function that stops it).
  * @internal
  */
-export async function sleep(ms: number, limits: OperationLimits, method?: string): Promise<void> {
+export async function sleep(
+  ms: number,
+  limits: OperationLimits,
+  method?: string,
+  wake?: (onWake: () => void) => () => void,
+): Promise<void> {
   if (limits.deadline !== undefined && Date.now() + ms >= limits.deadline) {
     ms = Math.max(0, limits.deadline - Date.now());
   }
   const signal = limits.signal;
   if (signal?.aborted) throw abortError(signal, method);
   await new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
+    const end = (error?: GpulinkError) => {
       clearTimeout(timer);
-      reject(abortError(signal as AbortSignal, method));
-    };
-    const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
+      unwatch?.();
+      if (error) reject(error);
+      else resolve();
+    };
+    const onAbort = () => end(abortError(signal as AbortSignal, method));
+    const timer = setTimeout(() => end(), ms);
     signal?.addEventListener('abort', onAbort, { once: true });
+    const unwatch = wake?.(() => end());
   });
+}
+
+/**
+ * The pause before a retry: the backoff `ms`, cut short when the lost connection comes back, so a
+ * retry goes out as soon as the link returns rather than when a long backoff ends.
+ * @internal
+ */
+export function pauseBeforeRetry(
+  ctx: CallContext,
+  ms: number,
+  limits: OperationLimits,
+  method?: string,
+): Promise<void> {
+  return sleep(ms, limits, method, ctx.watchReconnect?.bind(ctx));
 }
 
 type UnaryInvoker<Req, Res> = (
@@ -235,7 +262,7 @@ export async function unaryWithRetry<Req, Res>(
       return await unary(ctx, method, invoke, request, limits);
     } catch (e) {
       if (!(e instanceof GpulinkError) || e.code !== 'UNAVAILABLE' || attempt >= maxAttempts) throw e;
-      await sleep(backoffDelay(attempt, policy), limits, method);
+      await pauseBeforeRetry(ctx, backoffDelay(attempt, policy), limits, method);
     }
   }
 }

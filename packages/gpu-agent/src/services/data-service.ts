@@ -9,6 +9,8 @@ import { clientStream, type OpenStreams, serverStream, unary } from '../rpc/hand
 import { invalidArgument, notFound, StatusError } from '../rpc/status-error.js';
 
 const DOWNLOAD_CHUNK = 256 * 1024;
+/** Download messages written but not yet sent, at most (1 MiB). */
+const DOWNLOAD_IN_FLIGHT = 4;
 
 /** DataService as generated, but an upload chunk's data is a view of its message, not a copy. */
 export const dataServiceDefinition: typeof DataServiceService = {
@@ -26,7 +28,10 @@ export function createDataService(deps: {
   return {
     prepareUpload: unary(async (req) => {
       const { id, missing, alreadyCommitted } = await datasets.prepare(req.files);
-      return { datasetId: id, missing, alreadyCommitted, maxChunkBytes: MAX_CHUNK_BYTES };
+      // Nothing to send: committing now spares the client the CommitDataset round trip.
+      const dataset =
+        req.commitIfComplete && missing.length === 0 ? await datasets.commit(req.name, req.files) : undefined;
+      return { datasetId: id, missing, alreadyCommitted, maxChunkBytes: MAX_CHUNK_BYTES, dataset };
     }),
     uploadBlobs: clientStream(async (requests) => {
       const { completed, receivedBytes } = await datasets.receiveStream(requests);
@@ -59,17 +64,24 @@ export function createDataService(deps: {
       if (req.offset > size)
         throw new StatusError(status.OUT_OF_RANGE, `offset ${req.offset} is past the end (${size} bytes)`);
       const handle = await open(path, 'r');
+      // The next chunks are read while the last ones are still being written: a few in flight, so the
+      // connection never waits on a file read, and the memory a download holds stays bounded.
+      const inFlight: Promise<void>[] = [];
       try {
         let offset = req.offset;
         let first = true;
         do {
           const buf = Buffer.alloc(Math.min(DOWNLOAD_CHUNK, size - offset));
           const { bytesRead } = await handle.read(buf, 0, buf.length, offset);
-          await send({ offset, data: buf.subarray(0, bytesRead), artifact: first ? artifact : undefined });
+          inFlight.push(
+            send({ offset, data: buf.subarray(0, bytesRead), artifact: first ? artifact : undefined }),
+          );
+          if (inFlight.length >= DOWNLOAD_IN_FLIGHT) await inFlight.shift();
           first = false;
           offset += bytesRead;
           if (bytesRead === 0) break;
         } while (offset < size && !signal.aborted);
+        await Promise.all(inFlight);
       } finally {
         await handle.close();
       }

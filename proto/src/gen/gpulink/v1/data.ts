@@ -44,6 +44,11 @@ export interface PrepareUploadRequest {
   name: string;
   /** Every file of the dataset. */
   files: ManifestEntry[];
+  /**
+   * When the agent holds every blob already, commit the dataset in this call (as CommitDataset with
+   * the same name and files) and return it in `dataset`: an unchanged re-sync is one round trip.
+   */
+  commitIfComplete?: boolean | undefined;
 }
 
 /** A blob the agent still needs. */
@@ -66,6 +71,8 @@ export interface PrepareUploadResponse {
   alreadyCommitted: boolean;
   /** Largest `data` the agent accepts in one UploadBlobsRequest, bytes. */
   maxChunkBytes: number;
+  /** The committed dataset, when `commit_if_complete` was asked and nothing is missing. */
+  dataset?: Dataset | undefined;
 }
 
 /** One chunk of one blob. */
@@ -283,7 +290,7 @@ export const ManifestEntry: MessageFns<ManifestEntry> = {
 };
 
 function createBasePrepareUploadRequest(): PrepareUploadRequest {
-  return { name: "", files: [] };
+  return { name: "", files: [], commitIfComplete: undefined };
 }
 
 export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
@@ -293,6 +300,9 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
     }
     for (const v of message.files) {
       ManifestEntry.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.commitIfComplete !== undefined) {
+      writer.uint32(24).bool(message.commitIfComplete);
     }
     return writer;
   },
@@ -326,6 +336,14 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
             message.files.push(ManifestEntry.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.commitIfComplete = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -342,6 +360,11 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       files: globalThis.Array.isArray(object?.files) ? object.files.map((e: any) => ManifestEntry.fromJSON(e)) : [],
+      commitIfComplete: isSet(object.commitIfComplete)
+        ? globalThis.Boolean(object.commitIfComplete)
+        : isSet(object.commit_if_complete)
+        ? globalThis.Boolean(object.commit_if_complete)
+        : undefined,
     };
   },
 
@@ -353,6 +376,9 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
     if (message.files?.length) {
       obj.files = message.files.map((e) => ManifestEntry.toJSON(e));
     }
+    if (message.commitIfComplete !== undefined) {
+      obj.commitIfComplete = message.commitIfComplete;
+    }
     return obj;
   },
 
@@ -363,6 +389,7 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
     const message = createBasePrepareUploadRequest();
     message.name = object.name ?? "";
     message.files = object.files?.map((e) => ManifestEntry.fromPartial(e)) || [];
+    message.commitIfComplete = object.commitIfComplete ?? undefined;
     return message;
   },
 };
@@ -477,7 +504,7 @@ export const MissingBlob: MessageFns<MissingBlob> = {
 };
 
 function createBasePrepareUploadResponse(): PrepareUploadResponse {
-  return { datasetId: "", missing: [], alreadyCommitted: false, maxChunkBytes: 0 };
+  return { datasetId: "", missing: [], alreadyCommitted: false, maxChunkBytes: 0, dataset: undefined };
 }
 
 export const PrepareUploadResponse: MessageFns<PrepareUploadResponse> = {
@@ -493,6 +520,9 @@ export const PrepareUploadResponse: MessageFns<PrepareUploadResponse> = {
     }
     if (message.maxChunkBytes !== 0) {
       writer.uint32(32).uint32(message.maxChunkBytes);
+    }
+    if (message.dataset !== undefined) {
+      Dataset.encode(message.dataset, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -542,6 +572,14 @@ export const PrepareUploadResponse: MessageFns<PrepareUploadResponse> = {
             message.maxChunkBytes = reader.uint32();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.dataset = Dataset.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -572,6 +610,7 @@ export const PrepareUploadResponse: MessageFns<PrepareUploadResponse> = {
         : isSet(object.max_chunk_bytes)
         ? globalThis.Number(object.max_chunk_bytes)
         : 0,
+      dataset: isSet(object.dataset) ? Dataset.fromJSON(object.dataset) : undefined,
     };
   },
 
@@ -589,6 +628,9 @@ export const PrepareUploadResponse: MessageFns<PrepareUploadResponse> = {
     if (message.maxChunkBytes !== 0) {
       obj.maxChunkBytes = Math.round(message.maxChunkBytes);
     }
+    if (message.dataset !== undefined) {
+      obj.dataset = Dataset.toJSON(message.dataset);
+    }
     return obj;
   },
 
@@ -601,6 +643,9 @@ export const PrepareUploadResponse: MessageFns<PrepareUploadResponse> = {
     message.missing = object.missing?.map((e) => MissingBlob.fromPartial(e)) || [];
     message.alreadyCommitted = object.alreadyCommitted ?? false;
     message.maxChunkBytes = object.maxChunkBytes ?? 0;
+    message.dataset = (object.dataset !== undefined && object.dataset !== null)
+      ? Dataset.fromPartial(object.dataset)
+      : undefined;
     return message;
   },
 };
