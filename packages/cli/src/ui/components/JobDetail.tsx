@@ -26,10 +26,10 @@ export function JobDetail({
   const done = view.completedEpochs;
   const planned = Math.max(view.totalEpochs, done);
   const b = view.batch;
-  const barWidth = Math.max(10, Math.min(40, width - 40));
+  const barWidth = Math.max(6, Math.min(40, width - 40));
   return (
     <Box flexDirection="column">
-      <Text>
+      <Text wrap="truncate-end">
         <Text bold>{view.jobId}</Text>{' '}
         {view.lastSeq === 0 ? (
           <Text color="white">connecting…</Text>
@@ -40,12 +40,12 @@ export function JobDetail({
         {view.attempt > 1 ? <Text dimColor> attempt {view.attempt}</Text> : null}
       </Text>
       {planned > 0 ? (
-        <Text>
+        <Text wrap="truncate-end">
           epochs {bar(done / planned, barWidth)} {done}/{planned}
         </Text>
       ) : null}
       {b && view.state === 'running' ? (
-        <Text>
+        <Text wrap="truncate-end">
           {b.phase === 'train' ? 'train ' : 'valid '} {bar(b.iter / Math.max(1, b.iters), barWidth)} {b.iter}/
           {b.iters}
           {b.smoothLoss !== undefined ? `  loss ${formatNumber(b.smoothLoss)}` : ''}
@@ -53,7 +53,7 @@ export function JobDetail({
         </Text>
       ) : null}
       {view.lrFindProgress && view.state === 'running' ? (
-        <Text>
+        <Text wrap="truncate-end">
           lr_find {bar(view.lrFindProgress.iter / Math.max(1, view.lrFindProgress.iters), barWidth)}{' '}
           {view.lrFindProgress.iter}/{view.lrFindProgress.iters}
           {`  lr ${formatNumber(view.lrFindProgress.lr)}`}
@@ -61,7 +61,7 @@ export function JobDetail({
       ) : null}
       {view.epochs.length > 0 ? <EpochTable view={view} /> : null}
       {view.trainLossSeries.length > 1 ? (
-        <Text>
+        <Text wrap="truncate-end">
           <Text dimColor>loss </Text>
           {sparkline(view.trainLossSeries, Math.max(10, width - 20))}
           <Text dimColor> {formatNumber(view.trainLossSeries.at(-1))}</Text>
@@ -69,11 +69,11 @@ export function JobDetail({
       ) : null}
       {view.lrFind ? (
         <Box flexDirection="column">
-          <Text>
+          <Text wrap="truncate-end">
             <Text dimColor>lr_find </Text>
             {sparkline(view.lrFind.losses, Math.max(10, width - 20))}
           </Text>
-          <Text dimColor>
+          <Text wrap="truncate-end" dimColor>
             suggested: {view.lrFind.suggestions.map((s) => `${s.method} ${formatNumber(s.lr)}`).join('  ')}
           </Text>
         </Box>
@@ -81,7 +81,7 @@ export function JobDetail({
       {view.interpretation ? <Confusion view={view} /> : null}
       {view.warnings.slice(-2).map((w, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: warnings have no identity beyond their order
-        <Text key={i} color="yellow">
+        <Text wrap="truncate-end" key={i} color="yellow">
           warning: {w.message}
         </Text>
       ))}
@@ -100,14 +100,14 @@ export function JobDetail({
         </Box>
       ) : null}
       {view.error ? (
-        <Text color="red">
+        <Text wrap="truncate-end" color="red">
           {view.error.kind}: {view.error.message}
         </Text>
       ) : null}
       {view.artifacts
         .filter((a) => a.kind === 'model')
         .map((a) => (
-          <Text key={a.name} color="green">
+          <Text wrap="truncate-end" key={a.name} color="green">
             model {a.name} ({formatBytes(a.sizeBytes)}) — gpulink pull {view.jobId} {a.name}
           </Text>
         ))}
@@ -131,9 +131,13 @@ function EpochTable({ view }: { view: JobView }) {
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
   return (
     <Box flexDirection="column" marginTop={1}>
-      <Text dimColor>{fmt(header)}</Text>
+      <Text wrap="truncate-end" dimColor>
+        {fmt(header)}
+      </Text>
       {rows.map((r) => (
-        <Text key={r[0]}>{fmt(r)}</Text>
+        <Text wrap="truncate-end" key={r[0]}>
+          {fmt(r)}
+        </Text>
       ))}
     </Box>
   );
@@ -145,7 +149,7 @@ function Confusion({ view }: { view: JobView }) {
   const classes = interp.classes;
   if (classes.length > 12) {
     const worst = interp.mostConfused.slice(0, 5).map((p) => `${p.actual}→${p.predicted} ×${p.count}`);
-    return <Text>most confused: {worst.join(', ') || 'none'}</Text>;
+    return <Text wrap="truncate-end">most confused: {worst.join(', ') || 'none'}</Text>;
   }
   const w = Math.max(
     3,
@@ -154,10 +158,15 @@ function Confusion({ view }: { view: JobView }) {
   );
   return (
     <Box flexDirection="column" marginTop={1}>
-      <Text dimColor>confusion (rows actual, columns predicted)</Text>
-      <Text dimColor>{`${''.padStart(w)} ${classes.map((c) => c.padStart(w)).join(' ')}`}</Text>
+      <Text wrap="truncate-end" dimColor>
+        confusion (rows actual, columns predicted)
+      </Text>
+      <Text
+        wrap="truncate-end"
+        dimColor
+      >{`${''.padStart(w)} ${classes.map((c) => c.padStart(w)).join(' ')}`}</Text>
       {interp.confusionMatrix.map((row, i) => (
-        <Text key={classes[i]}>
+        <Text wrap="truncate-end" key={classes[i]}>
           <Text dimColor>{(classes[i] ?? '').padStart(w)}</Text>{' '}
           {row.map((n, j) => (
             // biome-ignore lint/suspicious/noArrayIndexKey: matrix cells are positional
