@@ -31,7 +31,7 @@ export async function followInTerminal(agent: AgentClient, job: Job): Promise<nu
 async function fullScreen(node: ReactNode): Promise<void> {
   const leave = enterAlternateScreen();
   try {
-    const app = render(node, { exitOnCtrlC: false, incrementalRendering: true });
+    const app = render(node, { exitOnCtrlC: false });
     await app.waitUntilExit();
   } finally {
     leave();
