@@ -75,7 +75,8 @@ export function renderInTerminal(
     app,
     stdin,
     writes: stdout.writes,
-    lastFrame: () => stdout.writes.at(-1) ?? '',
+    /** The last frame written (not a lone cursor or mode sequence). */
+    lastFrame: () => stdout.writes.findLast((w) => w.includes('\n')) ?? '',
     resize(c: number, r: number) {
       stdout.columns = c;
       stdout.rows = r;

@@ -27,7 +27,7 @@ beforeAll(async () => {
   // Behind it (one job at a time on the CPU) they wait: more rows than an 80x24 screen has.
   for (let i = 0; i < 14; i++)
     queued.push(await client.runScript({ ...script, name: `waiting-${i}-with-a-name-longer-than-the-pane` }));
-}, 60_000);
+});
 
 afterAll(async () => {
   for (const j of [...queued, running]) await j?.cancel().catch(() => {});
@@ -35,14 +35,14 @@ afterAll(async () => {
   await agent?.stop();
 });
 
-async function until(what: string, ok: () => boolean, timeoutMs = 15_000): Promise<void> {
+async function until(what: string, ok: () => boolean, timeoutMs = 30_000): Promise<void> {
   for (const end = Date.now() + timeoutMs; Date.now() < end && !ok(); )
     await new Promise((r) => setTimeout(r, 50));
   if (!ok()) throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Ink subscribes a frame's key handler in an effect after drawing it. */
-const settled = () => new Promise((r) => setTimeout(r, 150));
+const settled = () => new Promise((r) => setTimeout(r, 300));
 
 /** The frame's lines, as shown. */
 const linesOf = (frame: string) => frame.split('\n').map(visible);
@@ -61,16 +61,18 @@ async function dashboard(columns: number, rows: number, frames = true) {
   // The list is polled every 200 ms: by now it holds every job.
   await new Promise((r) => setTimeout(r, 1000));
   // The talker is the oldest, at the bottom of the list: the filter finds it.
+  // Each key once the frame shows what the one before did (a key can meet the frame's old handler).
   t.stdin.write('/');
+  await until('the filter prompt', () => t.lastFrame().includes('type to filter'));
   await settled();
   t.stdin.write('talker');
+  await until('the filter', () => visible(t.lastFrame()).includes('jobs 1/15'));
   await settled();
   t.stdin.write('\r');
+  await until('the filter kept', () => !t.lastFrame().includes('type to filter'));
+  await settled();
   // The first time, the worker has to start and print first.
-  await until('the log and GPUs', shows, 60_000).catch((e) => {
-    console.log(t.lastFrame());
-    throw e;
-  });
+  await until('the log and GPUs', shows, 90_000);
   await settled();
   return t;
 }
@@ -133,6 +135,133 @@ describe('the dashboard at any size from 80x24 (defect 6)', () => {
       expect([...edges][0]).toBeGreaterThan(20);
     } finally {
       t.app.unmount();
+    }
+  });
+});
+
+describe("the dashboard's keys", () => {
+  it('? shows the keys, and any key closes them', async () => {
+    const t = await dashboard(80, 24);
+    try {
+      t.stdin.write('?');
+      await until('the help', () => t.lastFrame().includes('filter the jobs by text'));
+      expectFits(t.lastFrame(), 80, 24);
+      await settled();
+      t.stdin.write('x');
+      await until('the list again', () => /jobs 1\/15 · by newest/.test(visible(t.lastFrame())));
+    } finally {
+      t.app.unmount();
+    }
+  });
+
+  it('Enter opens the selected job on the whole screen, Esc goes back', async () => {
+    const t = await dashboard(80, 24);
+    try {
+      t.stdin.write('\r');
+      await until('the job', () => t.lastFrame().includes('Esc back'));
+      const frame = visible(t.lastFrame());
+      expect(frame).toContain(running.id);
+      expect(frame).not.toContain('by newest');
+      await settled();
+      t.stdin.write('\x1b');
+      await until('the list', () => t.lastFrame().includes('by newest'));
+    } finally {
+      t.app.unmount();
+    }
+  });
+
+  it('l shows the log, PgUp/PgDn and k/j scroll it, G goes back to its end', async () => {
+    const t = await dashboard(80, 24);
+    const last = () =>
+      linesOf(t.lastFrame())
+        .map((l) => /line (\d{3})/.exec(l)?.[1])
+        .filter(Boolean)
+        .map(Number)
+        .at(-1);
+    try {
+      t.stdin.write('l');
+      await until('the log', () => t.lastFrame().includes(`log of ${running.id}`));
+      expect(last()).toBe(299);
+      expectFits(t.lastFrame(), 80, 24);
+      await settled();
+      t.stdin.write('\x1b[5~'); // PgUp
+      await until('a page up', () => (last() ?? 299) < 299);
+      const page = 299 - (last() ?? 0);
+      expect(page).toBeGreaterThan(5);
+      await settled();
+      t.stdin.write('k');
+      await until('a line up', () => last() === 299 - page - 1);
+      await settled();
+      t.stdin.write('j');
+      await until('a line down', () => last() === 299 - page);
+      await settled();
+      t.stdin.write('\x1b[6~'); // PgDn
+      await until('a page down', () => last() === 299);
+      await settled();
+      t.stdin.write('g');
+      await until('the start', () => (last() ?? 299) < 299 - page);
+      await settled();
+      t.stdin.write('G');
+      await until('the end', () => last() === 299);
+      await settled();
+      t.stdin.write('\x1b');
+      await until('the list', () => t.lastFrame().includes('by newest'));
+    } finally {
+      t.app.unmount();
+    }
+  });
+
+  it('s cycles the sort, / filters by text, Esc clears it', async () => {
+    const t = await dashboard(120, 40);
+    const frame = () => visible(t.lastFrame());
+    try {
+      for (const key of ['state', 'name', 'newest']) {
+        t.stdin.write('s');
+        await until(`sort by ${key}`, () => frame().includes(`by ${key}`));
+        await settled();
+      }
+      t.stdin.write('\x1b');
+      await until('every job', () => frame().includes('jobs 15 ·'));
+      await settled();
+      t.stdin.write('/');
+      await until('the filter prompt', () => t.lastFrame().includes('type to filter'));
+      await settled();
+      t.stdin.write('waiting-12');
+      await until('one match', () => frame().includes('jobs 1/15'));
+      expect(frame()).toContain('waiting-12-with');
+      expect(frame()).not.toContain('waiting-11-with');
+    } finally {
+      t.app.unmount();
+    }
+  });
+
+  it('q quits', async () => {
+    const t = await dashboard(80, 24);
+    t.stdin.write('q');
+    await t.app.waitUntilExit();
+  });
+});
+
+describe('stats --watch in a terminal', () => {
+  it('shows the GPUs with their clocks and each job worker, and q or ctrl-c ends it', async () => {
+    for (const [key, how] of [
+      ['q', 'q'],
+      ['\x03', 'ctrl-c'],
+    ] as const) {
+      let ended: string | undefined;
+      const t = renderInTerminal(<StatsWatch agent={client} intervalMs={200} onQuit={(h) => (ended = h)} />, {
+        columns: 80,
+        rows: 24,
+      });
+      await until('the GPUs', () => visible(t.lastFrame()).includes('SM 1590 MHz · mem 5000 MHz'));
+      expect(visible(t.lastFrame())).toMatch(
+        new RegExp(`${running.id} pid \\d+ · RSS [\\d.]+ \\w+ · GPU 0 B`),
+      );
+      expectFits(t.lastFrame(), 80, 24);
+      await settled();
+      t.stdin.write(key);
+      await t.app.waitUntilExit();
+      expect(ended).toBe(how);
     }
   });
 });

@@ -50,4 +50,4 @@ it('reconnects through the profile to an agent that came back on a new port', as
     t.app.unmount();
     await client.close();
   }
-}, 240_000);
+});
