@@ -49,7 +49,8 @@ program.allowExcessArguments().action(async (o: { url?: string }) => {
   const agent = await connectAgent(o);
   try {
     const { runDashboard } = await import('./ui/render.js');
-    await runDashboard(agent);
+    // Each reconnection re-reads the profile: `gpulink down` then `up` moves the local agent's port.
+    await runDashboard(agent, () => connectAgent(o));
   } finally {
     await agent.close();
   }

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { EXIT } from '../cli-error.js';
 import { runningLocalAgent, startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
 import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
 import { formatBytes, formatPercent, formatTable } from '../view/format.js';
 import {
+  connectAgent,
   connectTo,
   type GlobalOptions,
   interruptSignal,
@@ -121,10 +123,15 @@ export function registerAgentCommands(program: Command): void {
       const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
+        if (g.watch && mode === 'interactive') {
+          const { runStatsWatch } = await import('../ui/render.js');
+          const how = await runStatsWatch(agent, g.interval, () => connectAgent(g));
+          if (how === 'ctrl-c') process.exitCode = EXIT.interrupted;
+          return;
+        }
         for await (const s of agent.stats({ intervalMs: g.interval, signal: interruptSignal() })) {
           if (mode === 'json') printJson(s);
           else {
-            if (g.watch && mode === 'interactive') process.stdout.write('\x1b[H\x1b[2J');
             printLine(`${s.time.toISOString()}  GPUs: ${s.gpus.length}`);
             printLine(
               `host RAM free: ${formatBytes(s.host.memoryAvailableBytes)} of ${formatBytes(s.host.memoryTotalBytes)}  CPU ${formatPercent(s.host.cpuPercent)}`,

@@ -1,8 +1,12 @@
 import type { AgentClient, Job } from '@gpulink/sdk';
 import { render } from 'ink';
+import type { ReactNode } from 'react';
 import { exitCodeFor, summaryLines } from '../view/job-lines.js';
 import { Dashboard } from './Dashboard.js';
 import { FollowJob, type FollowJobResult } from './FollowJob.js';
+import type { Reconnect } from './hooks/use-agent-connection.js';
+import { StatsWatch } from './StatsWatch.js';
+import { enterAlternateScreen } from './screen.js';
 import { showPlotsInline } from './show-plots.js';
 
 /** Follows a job in the Ink view until it ends (or the user stops watching); returns the exit code. */
@@ -29,8 +33,34 @@ export async function followInTerminal(
   return exitCodeFor(result.view);
 }
 
-/** The dashboard, until `q`. */
-export async function runDashboard(agent: AgentClient): Promise<void> {
-  const app = render(<Dashboard agent={agent} />, { exitOnCtrlC: false });
-  await app.waitUntilExit();
+/**
+ * A full-screen view in the alternate screen, drawing only the lines that changed (a frame is never
+ * as tall as the terminal, so Ink never clears it), until it exits.
+ */
+async function fullScreen(node: ReactNode): Promise<void> {
+  const leave = enterAlternateScreen();
+  try {
+    const app = render(node, { exitOnCtrlC: false });
+    await app.waitUntilExit();
+  } finally {
+    leave();
+  }
+}
+
+/** The dashboard, until `q`; `reconnect` connects again (re-reading the profile) when the agent goes. */
+export async function runDashboard(agent: AgentClient, reconnect?: Reconnect): Promise<void> {
+  await fullScreen(<Dashboard agent={agent} reconnect={reconnect} />);
+}
+
+/** `stats --watch` in a terminal, until `q` (resolves 'q') or Ctrl-C (resolves 'ctrl-c'). */
+export async function runStatsWatch(
+  agent: AgentClient,
+  intervalMs: number,
+  reconnect?: Reconnect,
+): Promise<'q' | 'ctrl-c'> {
+  let how: 'q' | 'ctrl-c' = 'q';
+  await fullScreen(
+    <StatsWatch agent={agent} intervalMs={intervalMs} reconnect={reconnect} onQuit={(h) => (how = h)} />,
+  );
+  return how;
 }

@@ -44,12 +44,12 @@ export function JobDetail({
   const done = view.completedEpochs;
   const planned = Math.max(view.totalEpochs, done);
   const b = view.batch;
-  const barWidth = Math.max(10, Math.min(40, width - 40));
+  const barWidth = Math.max(6, Math.min(40, width - 40));
   const elapsed = elapsedMs(view, now);
   const eta = view.state === 'running' ? etaMs(view) : undefined;
   return (
     <Box flexDirection="column">
-      <Text>
+      <Text wrap="truncate-end">
         <Text bold>{view.jobId}</Text>{' '}
         {view.lastSeq === 0 ? (
           <Text color="white">connecting…</Text>
@@ -62,12 +62,12 @@ export function JobDetail({
         {eta !== undefined ? <Text dimColor> · about {formatDuration(eta)} left</Text> : null}
       </Text>
       {planned > 0 ? (
-        <Text>
+        <Text wrap="truncate-end">
           epochs {bar(done / planned, barWidth)} {done}/{planned}
         </Text>
       ) : null}
       {b && view.state === 'running' ? (
-        <Text>
+        <Text wrap="truncate-end">
           {b.phase === 'train' ? 'train ' : 'valid '} {bar(b.iter / Math.max(1, b.iters), barWidth)} {b.iter}/
           {b.iters}
           {b.smoothLoss !== undefined ? `  loss ${formatNumber(b.smoothLoss)}` : ''}
@@ -76,7 +76,7 @@ export function JobDetail({
       ) : null}
       {view.phase && view.state === 'running' ? <Text color="cyan">{view.phase}…</Text> : null}
       {view.lrFindProgress && view.state === 'running' ? (
-        <Text>
+        <Text wrap="truncate-end">
           lr_find {bar(view.lrFindProgress.iter / Math.max(1, view.lrFindProgress.iters), barWidth)}{' '}
           {view.lrFindProgress.iter}/{view.lrFindProgress.iters}
           {`  lr ${formatLearningRate(view.lrFindProgress.lr)}`}
@@ -89,7 +89,7 @@ export function JobDetail({
       {chartRows && view.trainLossSeries.length > 1 ? (
         <Chart lines={lossChartLines(view, { width, height: chartRows })} title="loss" />
       ) : view.trainLossSeries.length > 1 ? (
-        <Text>
+        <Text wrap="truncate-end">
           <Text dimColor>loss </Text>
           {sparkline(view.trainLossSeries, Math.max(10, width - 20))}
           <Text dimColor> {formatNumber(view.trainLossSeries.at(-1))}</Text>
@@ -99,11 +99,11 @@ export function JobDetail({
         <Chart lines={lrFindChartLines(view.lrFind, { width, height: chartRows })} title="lr_find" />
       ) : view.lrFind ? (
         <Box flexDirection="column">
-          <Text>
+          <Text wrap="truncate-end">
             <Text dimColor>lr_find </Text>
             {sparkline(view.lrFind.losses, Math.max(10, width - 20))}
           </Text>
-          <Text dimColor>
+          <Text wrap="truncate-end" dimColor>
             suggested:{' '}
             {view.lrFind.suggestions.map((s) => `${s.method} ${formatLearningRate(s.lr)}`).join('  ')}
           </Text>
@@ -112,7 +112,7 @@ export function JobDetail({
       {view.interpretation ? <Confusion view={view} /> : null}
       {view.warnings.slice(-2).map((w, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: warnings have no identity beyond their order
-        <Text key={i} color="yellow">
+        <Text wrap="truncate-end" key={i} color="yellow">
           warning: {w.message}
         </Text>
       ))}
@@ -131,14 +131,14 @@ export function JobDetail({
         </Box>
       ) : null}
       {view.error ? (
-        <Text color="red">
+        <Text wrap="truncate-end" color="red">
           {view.error.kind}: {view.error.message}
         </Text>
       ) : null}
       {view.artifacts
         .filter((a) => modelLine && a.kind === 'model')
         .map((a) => (
-          <Text key={a.name} color="green">
+          <Text wrap="truncate-end" key={a.name} color="green">
             model {a.name} ({formatBytes(a.sizeBytes)}) — gpulink pull {view.jobId} {a.name}
           </Text>
         ))}
@@ -176,9 +176,13 @@ function EpochTable({ view }: { view: JobView }) {
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
   return (
     <Box flexDirection="column" marginTop={1}>
-      <Text dimColor>{fmt(header)}</Text>
+      <Text wrap="truncate-end" dimColor>
+        {fmt(header)}
+      </Text>
       {rows.map((r) => (
-        <Text key={r[0]}>{fmt(r)}</Text>
+        <Text wrap="truncate-end" key={r[0]}>
+          {fmt(r)}
+        </Text>
       ))}
     </Box>
   );
@@ -190,7 +194,7 @@ function Confusion({ view }: { view: JobView }) {
   const classes = interp.classes;
   if (classes.length > 12) {
     const worst = interp.mostConfused.slice(0, 5).map((p) => `${p.actual}→${p.predicted} ×${p.count}`);
-    return <Text>most confused: {worst.join(', ') || 'none'}</Text>;
+    return <Text wrap="truncate-end">most confused: {worst.join(', ') || 'none'}</Text>;
   }
   const w = Math.max(
     3,
@@ -199,10 +203,15 @@ function Confusion({ view }: { view: JobView }) {
   );
   return (
     <Box flexDirection="column" marginTop={1}>
-      <Text dimColor>confusion (rows actual, columns predicted)</Text>
-      <Text dimColor>{`${''.padStart(w)} ${classes.map((c) => c.padStart(w)).join(' ')}`}</Text>
+      <Text wrap="truncate-end" dimColor>
+        confusion (rows actual, columns predicted)
+      </Text>
+      <Text
+        wrap="truncate-end"
+        dimColor
+      >{`${''.padStart(w)} ${classes.map((c) => c.padStart(w)).join(' ')}`}</Text>
       {interp.confusionMatrix.map((row, i) => (
-        <Text key={classes[i]}>
+        <Text wrap="truncate-end" key={classes[i]}>
           <Text dimColor>{(classes[i] ?? '').padStart(w)}</Text>{' '}
           {row.map((n, j) => (
             // biome-ignore lint/suspicious/noArrayIndexKey: matrix cells are positional
