@@ -17,11 +17,20 @@ beforeAll(async () => {
   const standIn = await installNvidiaSmiStandIn();
   agent = await startTestAgent({ env: { PATH: `${standIn}:${process.env.PATH}` } });
   client = await connect(agent.url);
-  // 300 numbered lines, wider than any terminal, then it waits until cancelled.
+  // 300 numbered lines, wider than any terminal, a one-epoch fastai fit (its table joins the log),
+  // then it waits until cancelled.
   const script = await scriptJob(
     client,
     'talk.py',
-    `import time\nfor i in range(300):\n    print(f"line {i:03d} " + "x" * 250, flush=True)\ntime.sleep(600)\n`,
+    [
+      'import time',
+      'from fastai.test_utils import synth_learner',
+      'for i in range(300):',
+      '    print(f"line {i:03d} " + "x" * 250, flush=True)',
+      'synth_learner(n_trn=64, n_val=32).fit(1)',
+      'time.sleep(600)',
+      '',
+    ].join('\n'),
   );
   running = await client.runScript({ ...script, name: 'talker' });
   // Behind it (one job at a time on the CPU) they wait: more rows than an 80x24 screen has.
@@ -181,6 +190,13 @@ describe("the dashboard's keys", () => {
     try {
       t.stdin.write('l');
       await until('the log', () => t.lastFrame().includes(`log of ${running.id}`));
+      // The fit's epoch table, as `gpulink logs` prints it, follows the script's own lines.
+      await until(
+        'the epoch table',
+        () => /^│? *0 +\d+\.\d{6} +\d+\.\d{6}/m.test(linesOf(t.lastFrame()).join('\n')),
+        90_000,
+      );
+      expect(linesOf(t.lastFrame()).some((l) => /epoch +train_loss +valid_loss/.test(l))).toBe(true);
       expect(last()).toBe(299);
       expectFits(t.lastFrame(), 80, 24);
       await settled();

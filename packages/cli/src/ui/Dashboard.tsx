@@ -65,13 +65,13 @@ export function Dashboard({
   const shortIds = abbreviateIds(jobs.map((j) => j.id));
   const cancellable = current !== undefined && !isTerminalState(current.state);
   const shownNote = note && cancellable && note.jobId === current.id ? note.text : undefined;
-  const { view } = useJobView(agent, current?.id);
+  const { view, output } = useJobView(agent, current?.id);
 
   const latest = history.at(-1);
   const layout = dashboardLayout(size, gpuPaneLines(latest?.gpus.length ?? 0, latest?.processes.length ?? 0));
   // The log fills the body less its border and title; a page is that many lines less one of context.
   const logRows = layout.bodyRows - BORDER_ROWS - 1;
-  const scrollLog = (by: number) => setLogScroll((s) => clampScroll(s + by, view?.logs.length ?? 0, logRows));
+  const scrollLog = (by: number) => setLogScroll((s) => clampScroll(s + by, output.length, logRows));
   const openLog = (from: Screen) => {
     setLogFrom(from);
     setLogScroll(0);
@@ -144,7 +144,7 @@ export function Dashboard({
     if (screen === 'logs')
       return (
         <Pane height={layout.bodyRows} width={layout.width} title={current ? `log of ${current.id}` : 'log'}>
-          <LogPane view={view} rows={logRows} fromEnd={logScroll} />
+          <LogPane lines={output} selected={view !== undefined} rows={logRows} fromEnd={logScroll} />
         </Pane>
       );
     if (screen === 'job')

@@ -1,33 +1,35 @@
 import { Box, Text } from 'ink';
-import type { JobView } from '../../view/job-view.js';
 
 /**
- * A job's output lines, `rows` at a time, `fromEnd` lines up from the newest (0: follows the tail as
- * lines come in). Lines are cut to the width, never wrapped.
+ * A job's output lines (what `gpulink logs` prints), `rows` at a time, `fromEnd` lines up from the
+ * newest (0: follows the tail as lines come in). Lines are cut to the width, never wrapped.
  */
 export function LogPane({
-  view,
+  lines,
+  selected,
   rows,
   fromEnd,
 }: {
-  view: JobView | undefined;
+  lines: string[];
+  selected: boolean;
   rows: number;
   fromEnd: number;
 }) {
-  const logs = view?.logs ?? [];
-  const end = logs.length - clampScroll(fromEnd, logs.length, rows);
-  const shown = logs.slice(Math.max(0, end - rows), end);
-  if (logs.length === 0)
+  const end = lines.length - clampScroll(fromEnd, lines.length, rows);
+  const first = Math.max(0, end - rows);
+  const shown = lines.slice(first, end);
+  if (lines.length === 0)
     return (
       <Text dimColor wrap="truncate-end">
-        {view ? 'no output from this job yet' : 'no job selected'}
+        {selected ? 'no output from this job yet' : 'no job selected'}
       </Text>
     );
   return (
     <Box flexDirection="column">
-      {shown.map((l) => (
-        <Text key={l.seq} color={l.stream === 'stderr' ? 'yellow' : undefined} wrap="truncate-end">
-          {l.text}
+      {shown.map((text, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: a line's place in the output is its identity
+        <Text key={first + i} wrap="truncate-end">
+          {text}
         </Text>
       ))}
     </Box>
