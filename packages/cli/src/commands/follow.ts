@@ -1,7 +1,17 @@
-import type { Job } from '@gpulink/sdk';
+import type { Job, JobEvent } from '@gpulink/sdk';
 import { describeEvent, summaryLines } from '../view/job-lines.js';
 import { emptyJobView, type JobView, reduceJobView } from '../view/job-view.js';
+import { type LineSelection, SelectedLines } from '../view/line-selection.js';
 import { type OutputMode, printJson, printLine } from './context.js';
+
+export interface FollowPlainOptions {
+  afterSeq?: number;
+  replayOnly?: boolean;
+  signal?: AbortSignal;
+  logsOnly?: boolean;
+  /** Which lines to print (`logs --tail/--since`); every event still counts in the view. */
+  select?: LineSelection;
+}
 
 /**
  * Follows a job to its end: NDJSON events with --json, plain lines otherwise (the Ink view is in
@@ -10,23 +20,32 @@ import { type OutputMode, printJson, printLine } from './context.js';
 export async function followJobPlain(
   job: Job,
   mode: Exclude<OutputMode, 'interactive'>,
-  options: { afterSeq?: number; replayOnly?: boolean; signal?: AbortSignal; logsOnly?: boolean } = {},
+  options: FollowPlainOptions = {},
 ): Promise<JobView> {
   let view = emptyJobView(job.id);
-  for await (const event of job.events({
-    afterSeq: options.afterSeq ?? 0,
-    replayOnly: options.replayOnly,
-    signal: options.signal,
-  })) {
-    view = reduceJobView(view, event);
+  /** What an event prints, if anything: a JSON record or a line. */
+  const output = (event: JobEvent): (() => void) | undefined => {
     if (mode === 'json') {
-      if (!options.logsOnly || event.type === 'log') printJson(event);
-    } else if (options.logsOnly) {
-      if (event.type === 'log') printLine(event.text);
-    } else {
-      const line = describeEvent(event, view);
-      if (line !== undefined) printLine(line);
+      return !options.logsOnly || event.type === 'log' ? () => printJson(event) : undefined;
     }
+    if (options.logsOnly) return event.type === 'log' ? () => printLine(event.text) : undefined;
+    const line = describeEvent(event, view);
+    return line !== undefined ? () => printLine(line) : undefined;
+  };
+  const selected = new SelectedLines<() => void>(options.select ?? {});
+  let afterSeq = options.afterSeq ?? 0;
+  // With --tail, the last lines are only known once the log so far is read: read it, print them,
+  // then follow from where it ended.
+  const tail = options.select?.tail !== undefined;
+  for (const replayOnly of tail && !options.replayOnly ? [true, false] : [options.replayOnly]) {
+    for await (const event of job.events({ afterSeq, replayOnly, signal: options.signal })) {
+      view = reduceJobView(view, event);
+      afterSeq = event.seq;
+      const print = output(event);
+      if (print) selected.offer(event.time, print);
+      if (!tail || !replayOnly) for (const p of selected.take()) p();
+    }
+    for (const p of selected.take()) p();
   }
   if (mode === 'plain' && !options.logsOnly) for (const line of summaryLines(view)) printLine(line);
   return view;
