@@ -20,7 +20,7 @@ import { registerJobList } from './commands/job-list.js';
 import { registerJobs } from './commands/jobs.js';
 import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
-import { printVersion } from './commands/version.js';
+import { printVersion, registerVersion } from './commands/version.js';
 import { selectContext } from './config/profile.js';
 
 endQuietlyOnClosedPipe();
@@ -56,6 +56,7 @@ registerData(program);
 registerContexts(program);
 registerDemo(program);
 registerCompletion(program);
+registerVersion(program);
 
 // `gpulink` alone is the dashboard. The root command takes no arguments, but it is given room for
 // them so that a word that names no command gets commander's "unknown command" with a suggestion,

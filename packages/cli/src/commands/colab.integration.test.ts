@@ -13,6 +13,7 @@ import { startJupyterServer, type TestJupyterServer } from '@gpulink/gpu-agent/t
 import { parseAgentUrl } from '@gpulink/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ColabStandIn, startColabStandIn } from '../test-utils/colab-stand-in.js';
+import { readCurrentProfile } from '../test-utils/run-cli.js';
 
 const bin = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
 const agentDir = dirname(createRequire(import.meta.url).resolve('@gpulink/gpu-agent/package.json'));
@@ -57,8 +58,7 @@ function gpulink(...args: string[]): Promise<{ code: number | null; stdout: stri
 const sessionsFile = () => join(home, '.config', 'colab-cli', 'sessions.json');
 const readSessions = async () =>
   JSON.parse(await readFile(sessionsFile(), 'utf8')) as Record<string, Record<string, unknown>>;
-const profileUrl = async () =>
-  (JSON.parse(await readFile(join(dir, 'config', 'gpulink', 'profile.json'), 'utf8')) as { url: string }).url;
+const profileUrl = async () => (await readCurrentProfile(join(dir, 'config'))).url;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gpulink-colab-'));

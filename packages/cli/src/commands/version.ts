@@ -1,8 +1,10 @@
-// `gpulink --version` / `-V`: the CLI's version, and the agent's when one is configured and answers.
+// `gpulink version` (and `--version` / `-V`): the CLI's version, and the agent's when one is configured
+// and answers.
 import { createRequire } from 'node:module';
 import { connect } from '@gpulink/sdk';
+import type { Command } from 'commander';
 import { redactUrl, resolveAgentUrl } from '../config/profile.js';
-import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
+import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine } from './context.js';
 
 /** How long the version waits for an agent: it is a quick look, not a connection attempt. */
 const AGENT_TIMEOUT_MS = 3000;
@@ -32,4 +34,13 @@ export async function printVersion(options: GlobalOptions): Promise<void> {
   if ('error' in agent) printLine(`agent   not reachable at ${redactUrl(url as string)}: ${agent.error}`);
   else
     printLine(`agent   ${agent.version} on ${agent.hostname} (protocol revision ${agent.protocolRevision})`);
+}
+
+export function registerVersion(program: Command): void {
+  program
+    .command('version')
+    .description("the CLI's version, and the agent's when it answers (as gpulink --version)")
+    .option('--json', 'as JSON: {"cli": ..., "agent": {...} | null}')
+    .addHelpText('after', '\nExamples:\n  gpulink --version\n  gpulink version --json')
+    .action((o: GlobalOptions, cmd: Command) => printVersion(mergedOptions(o, cmd)));
 }

@@ -1,4 +1,4 @@
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { CliError } from '../cli-error.js';
@@ -95,6 +95,8 @@ async function readContexts(): Promise<ContextsFile> {
 
 async function writeContexts(file: ContextsFile): Promise<void> {
   const path = profilePath();
+  // Nothing saved is no file, as before the first `up` or `connect`.
+  if (Object.keys(file.contexts).length === 0) return rm(path, { force: true });
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
