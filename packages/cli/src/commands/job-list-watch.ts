@@ -29,7 +29,12 @@ export async function watchJobList(
       const jobs = await list();
       if (interactive) {
         const header = `every ${options.interval / 1000}s, ${new Date().toLocaleTimeString()}   q quits`;
-        const lines = [header, '', ...listingLines(jobs, jobListing, format)];
+        const width = process.stdout.columns || 80;
+        const height = process.stdout.rows || 24;
+        // Cut to the screen, so that no line wraps and the frame never scrolls.
+        const lines = [header, '', ...listingLines(jobs, jobListing, format)]
+          .slice(0, height - 1)
+          .map((l) => l.slice(0, width));
         // Home, each line over the last frame's, then clear what is left below: no flicker.
         process.stdout.write(`\x1b[H${lines.map((l) => `${l}\x1b[K`).join('\n')}\n\x1b[J`);
       } else {
