@@ -170,6 +170,17 @@ export async function removeContextsWhere(match: (profile: Profile) => boolean):
   return names;
 }
 
+/** The first saved context whose agent `match` picks, in name order. */
+export async function findContext(
+  match: (profile: Profile) => boolean,
+): Promise<{ name: string; profile: Profile } | undefined> {
+  const file = await readContexts();
+  const name = Object.keys(file.contexts)
+    .sort()
+    .find((n) => match(file.contexts[n] as Profile));
+  return name === undefined ? undefined : { name, profile: file.contexts[name] as Profile };
+}
+
 /** Makes a saved context the current one. */
 export async function useContext(name: string): Promise<Profile> {
   const file = await readContexts();
