@@ -369,6 +369,7 @@ export function jobInfo(job: Job | undefined): JobInfo {
   return {
     id: job.id,
     ...jobSpecInfo(job.spec),
+    resolvedTask: jobSpecInfo(job.resolvedSpec ?? job.spec).task,
     state: jobState(job.state),
     stateReason: text(job.stateReason),
     createdAt: job.createdAt,

@@ -124,6 +124,16 @@ export interface JobsApi {
   cancel(jobId: string, options?: CancelOptions): Promise<JobInfo>;
   /** Continues an interrupted job; `FAILED_PRECONDITION` when it is not interrupted. */
   resume(jobId: string, options?: CallOptions): Promise<Job>;
+  /**
+   * Removes a finished job with its log and artifacts, all or nothing. `FAILED_PRECONDITION` while it
+   * is queued or running (cancel it first), `NOT_FOUND` when the id is unknown.
+   *
+   * @example
+   * ```ts
+   * for (const j of await agent.jobs.list({ states: ['failed'] })) await agent.jobs.delete(j.id);
+   * ```
+   */
+  delete(jobId: string, options?: CallOptions): Promise<void>;
 }
 
 class JobHandle implements Job {
@@ -298,6 +308,9 @@ export function createJobsApi(clients: JobClients): JobsApi {
     async resume(jobId, options) {
       const info = await resumeJob(ctx, jobs, jobId, options);
       return new JobHandle(ctx, jobs, data, info);
+    },
+    async delete(jobId, options) {
+      await unary(ctx, 'JobService.DeleteJob', jobs.deleteJob.bind(jobs), { jobId }, limitsOf(options));
     },
   };
 }

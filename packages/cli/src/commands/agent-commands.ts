@@ -1,8 +1,14 @@
 import type { Command } from 'commander';
 import { EXIT } from '../cli-error.js';
 import { runningLocalAgent, startLocalAgent, stopLocalAgent } from '../config/local-agent.js';
-import { clearProfile, readProfile, redactUrl, writeProfile } from '../config/profile.js';
-import { formatBytes, formatPercent, formatTable } from '../view/format.js';
+import {
+  defaultContextName,
+  readProfile,
+  redactUrl,
+  removeContextsWhere,
+  writeProfile,
+} from '../config/profile.js';
+import { formatBytes, formatPercent } from '../view/format.js';
 import {
   connectAgent,
   connectTo,
@@ -14,7 +20,6 @@ import {
   printLine,
   withAgent,
 } from './context.js';
-import { uploadFolder } from './data-source.js';
 import { wholeNumber } from './option-values.js';
 
 export function registerAgentCommands(program: Command): void {
@@ -26,8 +31,12 @@ export function registerAgentCommands(program: Command): void {
     .action(async (o: GlobalOptions, cmd: Command) => {
       const g = mergedOptions(o, cmd);
       const profile = await startLocalAgent({ onWait: (m) => process.stderr.write(`${m}\n`) });
-      if (outputMode(g) === 'json') printJson({ url: redactUrl(profile.url), local: profile.local });
-      else printLine(`local agent running (pid ${profile.local?.pid}) at ${redactUrl(profile.url)}`);
+      const context = defaultContextName(profile);
+      if (outputMode(g) === 'json') printJson({ url: redactUrl(profile.url), local: profile.local, context });
+      else
+        printLine(
+          `local agent running (pid ${profile.local?.pid}) at ${redactUrl(profile.url)}; current context '${context}'`,
+        );
     });
 
   program
@@ -38,27 +47,34 @@ export function registerAgentCommands(program: Command): void {
     .action(async (o: GlobalOptions, cmd: Command) => {
       const g = mergedOptions(o, cmd);
       const stopped = await stopLocalAgent();
-      const profile = await readProfile();
-      // A profile for another agent (`gpulink connect URL`) stays; one for the local agent goes with it.
-      if (profile?.local || (stopped && profile?.url === stopped.url)) await clearProfile();
+      // Contexts of other agents stay; those of the local agent go with it (its next start has a new port).
+      await removeContextsWhere((p) => Boolean(p.local) || p.url === stopped?.url);
       if (outputMode(g) === 'json') printJson({ stopped: stopped !== undefined });
       else printLine(stopped ? 'local agent stopped' : 'no local agent was running');
     });
 
   program
     .command('connect <URL>')
-    .description('check an agent URL and save it as the current profile (mode 0600)')
+    .description('check an agent URL and save it as a named context, made current (mode 0600)')
+    .option('--name <name>', 'the context to save it as (default: its host and port)')
     .option('--json', 'the agent connected to, as JSON (its URL without the token)')
-    .addHelpText('after', '\nExample:\n  gpulink connect "gpulink://TOKEN@bore.pub:41234?fp=..."')
-    .action(async (url: string, o: GlobalOptions, cmd: Command) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gpulink connect "gpulink://TOKEN@bore.pub:41234?fp=..."\n  gpulink connect "gpulink://TOKEN@gpu-box:50051?fp=..." --name desk',
+    )
+    .action(async (url: string, o: GlobalOptions & { name?: string }, cmd: Command) => {
       const g = mergedOptions(o, cmd);
       await using agent = await connectTo(url);
-      // The local agent's own URL keeps the profile local, so that `gpulink down` still clears it.
+      // The local agent's own URL keeps the context local, so that `gpulink down` still clears it.
       const local = await runningLocalAgent();
-      await writeProfile(local?.url === url ? local : { url });
+      const profile = local?.url === url ? local : { url };
+      const context = await writeProfile(profile, g.name ?? defaultContextName(profile));
       const { hostname, agentVersion } = agent.info;
-      if (outputMode(g) === 'json') printJson({ url: agent.displayUrl, hostname, agentVersion });
-      else printLine(`connected to ${hostname} (${agent.displayUrl}); saved as the current profile`);
+      if (outputMode(g) === 'json') printJson({ url: agent.displayUrl, hostname, agentVersion, context });
+      else
+        printLine(
+          `connected to ${hostname} (${agent.displayUrl}); saved as context '${context}', now current`,
+        );
     });
 
   program
@@ -145,41 +161,6 @@ export function registerAgentCommands(program: Command): void {
           }
           if (!g.watch) break;
         }
-      });
-    });
-
-  const data = program.command('data').description('datasets on the agent');
-  data
-    .command('push <DIR>')
-    .description('upload a folder by content: only files the agent lacks are sent; a cut upload resumes')
-    .option('--name <name>', 'a name for lists')
-    .option('--json', 'the dataset as JSON')
-    .addHelpText('after', '\nExample:\n  gpulink data push ./pets --name pets')
-    .action(async (dir: string, o: GlobalOptions & { name?: string }, cmd: Command) => {
-      const g = mergedOptions(o, cmd);
-      await withAgent(g, async (agent) => {
-        const mode = outputMode(g);
-        const ds = await uploadFolder(agent, dir, mode, g.name);
-        if (mode === 'json') printJson(ds);
-        else printLine(ds.id);
-      });
-    });
-  data
-    .command('ls')
-    .description('list datasets')
-    .option('--json', 'one JSON object per dataset')
-    .addHelpText('after', '\nExample:\n  gpulink data ls')
-    .action(async (o: GlobalOptions, cmd: Command) => {
-      const g = mergedOptions(o, cmd);
-      await withAgent(g, async (agent) => {
-        const datasets = await agent.datasets.list();
-        if (outputMode(g) === 'json') {
-          for (const d of datasets) printJson(d);
-          return;
-        }
-        if (datasets.length === 0) return printLine('no datasets yet: `gpulink data push DIR` uploads one');
-        const rows = datasets.map((d) => [d.id, String(d.fileCount), formatBytes(d.sizeBytes), d.name]);
-        for (const line of formatTable(['ID', 'FILES', 'SIZE', 'NAME'], rows)) printLine(line);
       });
     });
 }

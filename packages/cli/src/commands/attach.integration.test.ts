@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startJupyterServer, type TestJupyterServer } from '@gpulink/gpu-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readCurrentProfile } from '../test-utils/run-cli.js';
 
 const bin = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
 const agentDir = dirname(createRequire(import.meta.url).resolve('@gpulink/gpu-agent/package.json'));
@@ -159,10 +160,9 @@ describe('gpulink attach', () => {
     );
     const profilePath = join(env.XDG_CONFIG_HOME as string, 'gpulink', 'profile.json');
     expect((await stat(profilePath)).mode & 0o777).toBe(0o600);
-    const profile = JSON.parse(await readFile(profilePath, 'utf8')) as {
-      url: string;
-      attached: { stateDir: string };
-    };
+    const profile = await readCurrentProfile<{ url: string; attached: { stateDir: string } }>(
+      env.XDG_CONFIG_HOME as string,
+    );
     const stateDir = join(jupyter.home, '.local', 'share', 'gpulink', 'attached');
     const [pid, ...others] = await agentProcesses(stateDir);
     expect(pid).toBeGreaterThan(0);
@@ -217,7 +217,7 @@ describe('gpulink attach', () => {
     ]);
     expect((records(second).at(-1) as { reused: boolean }).reused).toBe(true);
     // Same agent: same token and certificate, so the same URL; one process on the state dir.
-    const again = JSON.parse(await readFile(profilePath, 'utf8')) as { url: string };
+    const again = await readCurrentProfile(env.XDG_CONFIG_HOME as string);
     expect(again.url).toBe(profile.url);
     expect(await agentProcesses(stateDir)).toEqual([pid]);
 

@@ -81,23 +81,31 @@ export async function attachAndSave(
   await using agent = await connect(result.url).catch((e: Error) => {
     throw new CliError(`the agent started, but cannot be reached through the kernel relay: ${e.message}`);
   });
-  await writeProfile({
+  const context = await writeProfile({
     url: result.url,
     attached: { server: server.baseUrl, stateDir, colabSession: options.colabSession },
   });
   if (json) {
-    printJson({ url: redactUrl(result.url), reused: result.reused, host: result.host, agent: agent.info });
+    printJson({
+      url: redactUrl(result.url),
+      reused: result.reused,
+      host: result.host,
+      agent: agent.info,
+      context,
+    });
   } else {
     for (const line of describeHost(result.host)) printLine(line);
     printLine(
       `agent      ${agent.info.agentVersion}, ${result.reused ? 'already running' : 'started'} (pid ${result.pid})`,
     );
-    printLine(`attached to ${agent.info.hostname} through ${server.baseUrl}; saved as the current profile`);
+    printLine(
+      `attached to ${agent.info.hostname} through ${server.baseUrl}; saved as context '${context}', now current`,
+    );
   }
   return result;
 }
 
-/** Stops the agent of the current attached profile and forgets the profile. */
+/** Stops the agent of the current attached context and forgets the context. */
 export async function detachAndForget(options: GlobalOptions): Promise<boolean> {
   const profile = await readProfile();
   if (!profile?.attached)
@@ -113,7 +121,7 @@ export async function detachAndForget(options: GlobalOptions): Promise<boolean> 
   if (outputMode(options) === 'json') printJson({ stopped, server: profile.attached.server });
   else
     printLine(
-      `${stopped ? 'agent stopped' : 'no agent was running'} on ${profile.attached.server}; profile forgotten`,
+      `${stopped ? 'agent stopped' : 'no agent was running'} on ${profile.attached.server}; its context forgotten`,
     );
   return stopped;
 }
@@ -144,7 +152,7 @@ export function registerAttach(program: Command): void {
   program
     .command('detach')
     .description(
-      'stop the agent that attach started (running jobs become interrupted, resumable) and forget the profile',
+      'stop the agent that attach started (running jobs become interrupted, resumable) and forget its context',
     )
     .option('--json', 'the result as JSON')
     .addHelpText('after', '\nExample:\n  gpulink detach')

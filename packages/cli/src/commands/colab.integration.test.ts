@@ -13,6 +13,7 @@ import { startJupyterServer, type TestJupyterServer } from '@gpulink/gpu-agent/t
 import { parseAgentUrl } from '@gpulink/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ColabStandIn, startColabStandIn } from '../test-utils/colab-stand-in.js';
+import { readCurrentProfile } from '../test-utils/run-cli.js';
 
 const bin = fileURLToPath(new URL('../../dist/bin.js', import.meta.url));
 const agentDir = dirname(createRequire(import.meta.url).resolve('@gpulink/gpu-agent/package.json'));
@@ -57,8 +58,7 @@ function gpulink(...args: string[]): Promise<{ code: number | null; stdout: stri
 const sessionsFile = () => join(home, '.config', 'colab-cli', 'sessions.json');
 const readSessions = async () =>
   JSON.parse(await readFile(sessionsFile(), 'utf8')) as Record<string, Record<string, unknown>>;
-const profileUrl = async () =>
-  (JSON.parse(await readFile(join(dir, 'config', 'gpulink', 'profile.json'), 'utf8')) as { url: string }).url;
+const profileUrl = async () => (await readCurrentProfile(join(dir, 'config'))).url;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gpulink-colab-'));
@@ -149,15 +149,19 @@ describe('gpulink colab up/down through a stand-in of Google’s Colab CLI and r
     expect(standIn.calls.slice(calls)).toEqual(['status']);
   });
 
-  it('down: stops the agent, then colab stop, and forgets the profile', async () => {
+  it('down: stops the agent, then colab stop, and forgets its context, even when another one is current', async () => {
+    expect((await gpulink('context', 'ls', '-q')).stdout).toBe('colab-t\n');
+    await gpulink('context', 'add', 'elsewhere', 'gpulink://token@127.0.0.1:9', '--use');
     const down = await gpulink('colab', 'down', '--name', 't');
     expect(down.code, down.stderr).toBe(0);
     expect(down.stdout).toContain('agent stopped');
     expect(standIn.calls.at(-1)).toBe('stop');
     expect(standIn.assigned()).toEqual([]);
     expect((await readSessions()).t).toBeUndefined();
-    expect(existsSync(join(dir, 'config', 'gpulink', 'profile.json'))).toBe(false);
     expect(alive(agentPid)).toBe(false);
+    expect((await gpulink('context', 'ls', '-q')).stdout).toBe('elsewhere\n');
+    await gpulink('context', 'rm', 'elsewhere');
+    expect(existsSync(join(dir, 'config', 'gpulink', 'profile.json'))).toBe(false);
     const info = await gpulink('info');
     expect(info.code).not.toBe(0);
   });

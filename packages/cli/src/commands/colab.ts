@@ -5,7 +5,7 @@ import { hasStatus } from '@gpulink/sdk';
 import { type Command, Option } from 'commander';
 import { CliError } from '../cli-error.js';
 import { type ColabSession, colabSessionsPath, readColabSession } from '../config/colab-sessions.js';
-import { clearProfile, readProfile } from '../config/profile.js';
+import { clearProfile, findContext, selectContext } from '../config/profile.js';
 import { attachAndSave, detachAndForget } from './attach.js';
 import { findColabCli, refreshColabSession, runColab } from './colab-cli.js';
 import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine } from './context.js';
@@ -107,8 +107,10 @@ async function colabDown(options: ColabOptions): Promise<void> {
   const say = progress(options);
   const { name } = options;
   let agentStopped: boolean | null = null;
-  const profile = await readProfile();
-  if (profile?.attached?.colabSession === name) {
+  // The session's context, current or not: down acts on it for the rest of this run.
+  const context = await findContext((p) => p.attached?.colabSession === name);
+  if (context) selectContext(context.name);
+  if (context) {
     say('agent', `stopping the agent on the Colab session '${name}'`);
     try {
       agentStopped = await detachAndForget({ json: options.json });
@@ -118,7 +120,7 @@ async function colabDown(options: ColabOptions): Promise<void> {
       await clearProfile();
     }
   } else {
-    say('agent', `the current profile is not on the Colab session '${name}': no agent to stop through it`);
+    say('agent', `no saved context is on the Colab session '${name}': no agent to stop through it`);
   }
   const session = await readColabSession(name);
   if (session) {

@@ -1,13 +1,15 @@
 import { type AgentClient, connect, hasStatus, isGpulinkError } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../cli-error.js';
-import { readProfile, redactUrl, resolveAgentUrl, writeProfile } from '../config/profile.js';
+import { currentContext, redactUrl, resolveAgentUrl, writeProfile } from '../config/profile.js';
 import { colabSessionOf, withFreshColabToken } from './colab-cli.js';
 
 /** Options every command takes. */
 export interface GlobalOptions {
   json?: boolean;
   url?: string;
+  /** A saved agent by name, for this command only (see config/profile.ts). */
+  context?: string;
 }
 
 /** How to print: NDJSON with --json, plain lines when stdout is not a terminal, Ink otherwise. */
@@ -78,8 +80,8 @@ const sayOnStderr = (message: string) => process.stderr.write(`${message}\n`);
 export async function freshAgentUrl(url: string, force = false): Promise<string> {
   const fresh = await withFreshColabToken(url, { force, say: sayOnStderr });
   if (fresh !== url) {
-    const profile = await readProfile();
-    if (profile?.url === url) await writeProfile({ ...profile, url: fresh });
+    const current = await currentContext();
+    if (current?.profile.url === url) await writeProfile({ ...current.profile, url: fresh }, current.name);
   }
   return fresh;
 }

@@ -1,51 +1,16 @@
-import { hasStatus, isTerminalState, type Job, type JobInfo, type JobState } from '@gpulink/sdk';
+import { hasStatus, isTerminalState, type Job, type JobInfo } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
-import { formatAge, formatBytes, formatNumber, formatTable } from '../view/format.js';
+import { formatBytes } from '../view/format.js';
 import { exitCodeFor } from '../view/job-lines.js';
 import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine, withAgent } from './context.js';
 import { downloadWithProgress } from './download.js';
 import { followJobPlain } from './follow.js';
 import { resolveJob } from './job-arg.js';
-import { wholeNumber } from './option-values.js';
+import { pastTime, wholeNumber } from './option-values.js';
+import { followOrDetach } from './run-job.js';
 
 export function registerJobs(program: Command): void {
-  program
-    .command('jobs')
-    .description('list jobs, newest first')
-    .option('--state <states>', 'comma-separated states to show, e.g. running,queued')
-    .option('--limit <n>', 'how many', wholeNumber(1), 20)
-    .option('--json', 'one JSON object per job')
-    .addHelpText('after', '\nExample:\n  gpulink jobs --state running,queued')
-    .action(async (o: GlobalOptions & { state?: string; limit: number }, cmd: Command) => {
-      const g = mergedOptions(o, cmd);
-      await withAgent(g, async (agent) => {
-        const jobs = await agent.jobs.list({
-          states: g.state?.split(',') as JobState[] | undefined,
-          limit: g.limit,
-        });
-        if (outputMode(g) === 'json') {
-          for (const j of jobs) printJson(j);
-          return;
-        }
-        if (jobs.length === 0) return printLine('no jobs yet: try `gpulink demo`');
-        const rows = jobs.map((j) => {
-          const accuracy = j.lastEpoch?.metrics.accuracy;
-          return [
-            j.id,
-            j.state,
-            j.name || j.task.type,
-            // lr_find, predict and scripts that never fit have no epochs to count.
-            j.totalEpochs || j.completedEpochs ? `${j.completedEpochs}/${j.totalEpochs || '?'}` : '-',
-            accuracy !== undefined ? formatNumber(accuracy) : '-',
-            formatAge(j.createdAt),
-          ];
-        });
-        for (const line of formatTable(['ID', 'STATE', 'NAME', 'EPOCHS', 'ACCURACY', 'CREATED'], rows))
-          printLine(line);
-      });
-    });
-
   program
     .command('watch <JOB>')
     .description('follow a job live (from its first event, or after --after-seq)')
@@ -69,14 +34,54 @@ export function registerJobs(program: Command): void {
     .command('logs <JOB>')
     .description("print a job's output; -f keeps following it")
     .option('-f, --follow', 'keep printing until the job ends')
+    .option('--tail <n>', 'only the last n lines (then, with -f, what follows)', wholeNumber(0))
+    .option(
+      '--since <when>',
+      'only lines from this long ago (30s, 10m, 2h, 1d) or since this time (2026-12-01T14:00)',
+      pastTime(),
+    )
     .option('--json', 'NDJSON log events')
-    .addHelpText('after', '\nExample:\n  gpulink logs job_0mb3k9x2a1f0c4d2e -f')
-    .action(async (jobId: string, o: GlobalOptions & { follow?: boolean }, cmd: Command) => {
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gpulink logs job_0mb3k9x2a1f0c4d2e -f\n  gpulink logs job_0mb3k9x2 --tail 20\n  gpulink logs job_0mb3k9x2 --since 10m -f',
+    )
+    .action(
+      async (
+        jobId: string,
+        o: GlobalOptions & { follow?: boolean; tail?: number; since?: Date },
+        cmd: Command,
+      ) => {
+        const g = mergedOptions(o, cmd);
+        await withAgent(g, async (agent) => {
+          const job = await resolveJob(agent, jobId);
+          const mode = outputMode(g) === 'json' ? 'json' : 'plain';
+          await followJobPlain(job, mode, {
+            replayOnly: !g.follow,
+            logsOnly: true,
+            select: { tail: g.tail, since: g.since },
+          });
+        });
+      },
+    );
+
+  program
+    .command('resume <JOB>')
+    .description('continue an interrupted job from its last checkpoint, and follow it as train does')
+    .option('--detach', 'print the job id and return instead of following')
+    .option('--json', 'NDJSON events (with --detach: the job id as JSON)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gpulink resume job_0mb3k9x2\n  gpulink resume job_0mb3k9x2 --detach\n\nA job is interrupted when its agent stopped under it (gpulink down, a recycled Colab runtime).',
+    )
+    .action(async (jobId: string, o: GlobalOptions & { detach?: boolean }, cmd: Command) => {
       const g = mergedOptions(o, cmd);
-      await withAgent(g, async (agent) => {
+      process.exitCode = await withAgent(g, async (agent) => {
         const job = await resolveJob(agent, jobId);
-        const mode = outputMode(g) === 'json' ? 'json' : 'plain';
-        await followJobPlain(job, mode, { replayOnly: !g.follow, logsOnly: true });
+        if (job.info.state !== 'interrupted')
+          throw new CliError(
+            `job ${job.id} is ${job.info.state}: only an interrupted job can be resumed${isTerminalState(job.info.state) ? '' : ' (it has not stopped)'}`,
+          );
+        return followOrDetach(agent, await agent.jobs.resume(job.id), g);
       });
     });
 

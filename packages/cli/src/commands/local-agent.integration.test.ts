@@ -1,19 +1,13 @@
 // `gpulink up`, `connect` and `down` as plain processes of the built CLI: the embedded local agent is
 // found by the lock it holds on its state dir, whatever the current profile names.
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedHome, runGpulink } from '../test-utils/run-cli.js';
+import { isolatedHome, readCurrentProfile, runGpulink } from '../test-utils/run-cli.js';
 
 let other: TestAgent;
 let env: Record<string, string>;
 const gpulink = (...args: string[]) => runGpulink(args, { env });
-const profile = async () =>
-  JSON.parse(await readFile(join(env.XDG_CONFIG_HOME ?? '', 'gpulink', 'profile.json'), 'utf8')) as {
-    url: string;
-    local?: { pid: number };
-  };
+const profile = () => readCurrentProfile<{ url: string; local?: { pid: number } }>(env.XDG_CONFIG_HOME ?? '');
 const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
@@ -50,7 +44,7 @@ describe('the local agent, whatever the profile names', () => {
     expect((await profile()).url).toBe(other.url);
     const again = await gpulink('up');
     expect(again.stdout).toBe(
-      `local agent running (pid ${first.local.pid}) at ${local.url.replace(/\/\/[^@/]+@/, '//***@')}\n`,
+      `local agent running (pid ${first.local.pid}) at ${local.url.replace(/\/\/[^@/]+@/, '//***@')}; current context 'local'\n`,
     );
     expect((await profile()).local?.pid).toBe(first.local.pid);
 

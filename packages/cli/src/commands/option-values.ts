@@ -31,3 +31,27 @@ export function wholeNumberList(min: number): (value: string) => number[] {
   const one = wholeNumber(min);
   return (value) => value.split(',').map(one);
 }
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * A moment in the past: a duration back from now (`90s`, `10m`, `2h`, `1d`, `1h30m`) or a date and
+ * time `Date` reads (`2026-12-01T14:00`, `2026-12-01 14:00:00Z`), e.g. for `--since`.
+ */
+export function pastTime(now: () => number = Date.now): (value: string) => Date {
+  return (value) => {
+    const text = value.trim();
+    if (/^(\d+(\.\d+)?[smhd])+$/.test(text)) {
+      let ms = 0;
+      for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)([smhd])/g))
+        ms += Number(n) * (UNIT_MS[unit as string] ?? 0);
+      return new Date(now() - ms);
+    }
+    const time = /^\d{4}-\d\d-\d\d/.test(text) ? new Date(text) : new Date(Number.NaN);
+    if (Number.isNaN(time.getTime()))
+      throw new InvalidArgumentError(
+        'Expected a duration such as 30s, 10m, 2h, 1d, or a time such as 2026-12-01T14:00.',
+      );
+    return time;
+  };
+}

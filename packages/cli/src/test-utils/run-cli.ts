@@ -1,7 +1,7 @@
 // The built `gpulink` as a user runs it: a child process with its own config folders, pointed at an
 // agent by GPULINK_URL.
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,4 +57,15 @@ export function runGpulink(args: string[], options: CliRunOptions = {}): Promise
     child.once('error', reject);
     child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+}
+
+/** The current context's agent in the profile file under `configHome` (its XDG_CONFIG_HOME). */
+export async function readCurrentProfile<P = { url: string }>(configHome: string): Promise<P> {
+  const file = JSON.parse(await readFile(join(configHome, 'gpulink', 'profile.json'), 'utf8')) as {
+    current: string;
+    contexts: Record<string, P>;
+  };
+  const profile = file.contexts[file.current];
+  if (!profile) throw new Error(`the profile file has no current context: ${JSON.stringify(file)}`);
+  return profile;
 }

@@ -156,6 +156,43 @@ export class JobManager {
     return this.#view(live);
   }
 
+  /**
+   * Removes a job that is not queued or running, with its log and artifacts: all of it or, when the
+   * disk refuses, none of it. FAILED_PRECONDITION while it may still run, or while a queued or running
+   * predict job is to load its model.
+   */
+  async delete(id: string): Promise<void> {
+    const live = this.#live(id);
+    const state = live.job.state;
+    if (!isTerminalJobState(state)) {
+      throw failedPrecondition(
+        `job ${id} is ${JobState[state]}: cancel it first (gpulink cancel ${id}), then delete it`,
+      );
+    }
+    const user = [...this.#jobs.values()].find(
+      (l) =>
+        !isTerminalJobState(l.job.state) &&
+        l.record.spec.task?.$case === 'predict' &&
+        l.record.spec.task.value.modelJobId === id,
+    );
+    if (user) {
+      throw failedPrecondition(
+        `job ${id}'s model is used by job ${user.id} (${JobState[user.job.state]}): wait for it or cancel it first`,
+      );
+    }
+    // Out of the map before the first await: no resume, watch or predict can pick the job up meanwhile.
+    this.#jobs.delete(id);
+    const key = live.record.idempotencyKey;
+    if (key && this.#byKey.get(key) === id) this.#byKey.delete(key);
+    try {
+      await this.#o.store.remove(id);
+    } catch (error) {
+      this.#jobs.set(id, live);
+      if (key) this.#byKey.set(key, id);
+      throw error;
+    }
+  }
+
   /** Streams a job's events after `afterSeq` to `send` (see watchJob). */
   async watch(
     id: string,

@@ -1,10 +1,14 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyJobEvent, type Job, JobEvent, JobSpec, JobState } from '@gpulink/proto';
 import { writeFileAtomic } from '../state/state-dir.js';
 import { EventLog, type EventLogOptions } from './event-log.js';
 import { type LogReadOptions, readLogChunks } from './log-reader.js';
 import { resolveSpec } from './resolve-spec.js';
+
+/** Folders of jobs being removed: never loaded, and cleared at the next start if a crash left one. */
+const REMOVING_PREFIX = '.removing-';
 
 /** What job.json holds: what the log cannot tell. Everything else is derived from events.ndjson. */
 export interface JobRecord {
@@ -32,7 +36,8 @@ interface StoredRecord {
 /**
  * Job records and their append-only event logs, one folder per job:
  * `jobs/<id>/job.json`, `jobs/<id>/events.ndjson` (one JobEvent per line, canonical JSON),
- * `jobs/<id>/artifacts/`, `jobs/<id>/work/`.
+ * `jobs/<id>/artifacts/`, `jobs/<id>/work/`. A job being removed is first renamed to
+ * `jobs/.removing-<id>-<random>` (REMOVING_PREFIX), so a job is either all there or gone.
  */
 export class JobStore {
   readonly #dir: string;
@@ -67,6 +72,10 @@ export class JobStore {
   async loadAll(onProblem: (message: string) => void): Promise<Array<{ record: JobRecord; job: Job }>> {
     const out: Array<{ record: JobRecord; job: Job }> = [];
     for (const id of await readdir(this.#dir)) {
+      if (id.startsWith(REMOVING_PREFIX)) {
+        await rm(join(this.#dir, id), { recursive: true, force: true });
+        continue;
+      }
       try {
         const stored = JSON.parse(await readFile(join(this.jobDir(id), 'job.json'), 'utf8')) as StoredRecord;
         const record: JobRecord = {
@@ -85,6 +94,17 @@ export class JobStore {
       }
     }
     return out;
+  }
+
+  /**
+   * Removes a job's folder (record, log, artifacts, work) all at once: one rename takes it out of the
+   * jobs dir, so neither a reader nor a restarted agent ever sees part of it; the files go after.
+   */
+  async remove(id: string): Promise<void> {
+    await this.closeLog(id);
+    const removing = join(this.#dir, `${REMOVING_PREFIX}${id}-${randomBytes(4).toString('hex')}`);
+    await rename(this.jobDir(id), removing);
+    await rm(removing, { recursive: true, force: true });
   }
 
   /**

@@ -34,6 +34,10 @@ export function createJobService(jobs: JobManager, open: OpenStreams): JobServic
     }),
     cancelJob: unary(async (req) => ({ job: await jobs.cancel(req.jobId, req.reason) })),
     resumeJob: unary(async (req) => ({ job: await jobs.resume(req.jobId) })),
+    deleteJob: unary(async (req) => {
+      await jobs.delete(req.jobId);
+      return {};
+    }),
     watchJob: serverStream(open, async (req, send, signal) => {
       const { jobId, afterSeq, replayOnly, maxMessageBytes } = req;
       await jobs.watch(jobId, afterSeq, replayOnly, (events) => send({ events }), signal, maxMessageBytes);

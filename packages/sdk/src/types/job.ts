@@ -42,6 +42,8 @@ export interface JobInfo {
   tags: string[];
   /** What it runs, with the options it was submitted with. */
   task: JobTask;
+  /** What it runs as the agent resolved it: `task` with every default filled in (what its worker gets). */
+  resolvedTask: JobTask;
   /** GPUs it asked for; undefined: one when the agent has any, 0: the CPU. */
   gpuCount: number | undefined;
   /** Its run-time limit, milliseconds; undefined: none. */

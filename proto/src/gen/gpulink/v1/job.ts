@@ -549,6 +549,16 @@ export interface ResumeJobResponse {
   job?: Job | undefined;
 }
 
+/** DeleteJob's argument. */
+export interface DeleteJobRequest {
+  /** The job's id. */
+  jobId: string;
+}
+
+/** DeleteJob's answer. */
+export interface DeleteJobResponse {
+}
+
 /** WatchJob's argument. */
 export interface WatchJobRequest {
   /** The job's id. */
@@ -4116,6 +4126,131 @@ export const ResumeJobResponse: MessageFns<ResumeJobResponse> = {
   },
 };
 
+function createBaseDeleteJobRequest(): DeleteJobRequest {
+  return { jobId: "" };
+}
+
+export const DeleteJobRequest: MessageFns<DeleteJobRequest> = {
+  encode(message: DeleteJobRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.jobId !== "") {
+      writer.uint32(10).string(message.jobId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteJobRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteJobRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.jobId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteJobRequest {
+    return {
+      jobId: isSet(object.jobId)
+        ? globalThis.String(object.jobId)
+        : isSet(object.job_id)
+        ? globalThis.String(object.job_id)
+        : "",
+    };
+  },
+
+  toJSON(message: DeleteJobRequest): unknown {
+    const obj: any = {};
+    if (message.jobId !== "") {
+      obj.jobId = message.jobId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteJobRequest>): DeleteJobRequest {
+    return DeleteJobRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteJobRequest>): DeleteJobRequest {
+    const message = createBaseDeleteJobRequest();
+    message.jobId = object.jobId ?? "";
+    return message;
+  },
+};
+
+function createBaseDeleteJobResponse(): DeleteJobResponse {
+  return {};
+}
+
+export const DeleteJobResponse: MessageFns<DeleteJobResponse> = {
+  encode(_: DeleteJobResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteJobResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteJobResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteJobResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteJobResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create(base?: DeepPartial<DeleteJobResponse>): DeleteJobResponse {
+    return DeleteJobResponse.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DeleteJobResponse>): DeleteJobResponse {
+    const message = createBaseDeleteJobResponse();
+    return message;
+  },
+};
+
 function createBaseWatchJobRequest(): WatchJobRequest {
   return { jobId: "", afterSeq: 0, replayOnly: false, maxMessageBytes: 0 };
 }
@@ -4393,6 +4528,20 @@ export const JobServiceService = {
     responseSerialize: (value: WatchJobResponse): Buffer => Buffer.from(WatchJobResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchJobResponse => WatchJobResponse.decode(value),
   },
+  /**
+   * Removes a finished job: its record, event log and artifacts, all or nothing. NOT_FOUND when the
+   * id is unknown; FAILED_PRECONDITION, naming its state, while the job is queued, starting or running
+   * (cancel it first).
+   */
+  deleteJob: {
+    path: "/gpulink.v1.JobService/DeleteJob" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteJobRequest): Buffer => Buffer.from(DeleteJobRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteJobRequest => DeleteJobRequest.decode(value),
+    responseSerialize: (value: DeleteJobResponse): Buffer => Buffer.from(DeleteJobResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteJobResponse => DeleteJobResponse.decode(value),
+  },
 } as const;
 
 export interface JobServiceServer extends UntypedServiceImplementation {
@@ -4420,6 +4569,12 @@ export interface JobServiceServer extends UntypedServiceImplementation {
    * The stream ends after the job's terminal state change (or at once, with `replay_only`).
    */
   watchJob: handleServerStreamingCall<WatchJobRequest, WatchJobResponse>;
+  /**
+   * Removes a finished job: its record, event log and artifacts, all or nothing. NOT_FOUND when the
+   * id is unknown; FAILED_PRECONDITION, naming its state, while the job is queued, starting or running
+   * (cancel it first).
+   */
+  deleteJob: handleUnaryCall<DeleteJobRequest, DeleteJobResponse>;
 }
 
 export interface JobServiceClient extends Client {
@@ -4522,6 +4677,26 @@ export interface JobServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchJobResponse>;
+  /**
+   * Removes a finished job: its record, event log and artifacts, all or nothing. NOT_FOUND when the
+   * id is unknown; FAILED_PRECONDITION, naming its state, while the job is queued, starting or running
+   * (cancel it first).
+   */
+  deleteJob(
+    request: DeleteJobRequest,
+    callback: (error: ServiceError | null, response: DeleteJobResponse) => void,
+  ): ClientUnaryCall;
+  deleteJob(
+    request: DeleteJobRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteJobResponse) => void,
+  ): ClientUnaryCall;
+  deleteJob(
+    request: DeleteJobRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteJobResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const JobServiceClient = makeGenericClientConstructor(JobServiceService, "gpulink.v1.JobService") as unknown as {
