@@ -144,7 +144,11 @@ describe('one job, its artifacts, and listing formats', () => {
 
 describe('logs --tail and --since', () => {
   it('prints the last n lines, lines since a moment, and refuses a bad moment', async () => {
-    expect((await gpulink(['logs', done.id, '--tail', '2'])).stdout).toBe('line 4\nline 5\n');
+    // The job's output ends with its last line and the artifact it saved.
+    expect((await gpulink(['logs', done.id, '--tail', '2'])).stdout).toMatch(
+      /^line 5\nartifact notes\.txt \(12 B, sha256 [0-9a-f]+…\)\n$/,
+    );
+    expect((await gpulink(['logs', done.id, '--tail', '3'])).stdout).toMatch(/^line 4\nline 5\nartifact /);
     expect((await gpulink(['logs', done.id, '--since', '1h'])).stdout).toContain('line 1\n');
     const later = new Date(Date.now() + 60_000).toISOString();
     expect((await gpulink(['logs', done.id, '--since', later])).stdout).toBe('');
