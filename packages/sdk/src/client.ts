@@ -239,7 +239,7 @@ class Client implements AgentClient {
         return () => live.delete(call);
       },
     };
-    this.clients = { ctx: this.ctx, jobs: this.jobClient, data: this.dataClient };
+    this.clients = { ctx: this.ctx, jobs: this.jobClient, data: this.dataClient, info: () => this.info };
     this.jobs = createJobsApi(this.clients);
     this.datasets = createDatasetsApi(this.ctx, this.dataClient);
   }
