@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import envelope, run_worker, tabular_task
+from conftest import envelope, run_worker, tabular_task, vision_task
 
 pytest.importorskip("accelerate")
 
@@ -66,3 +66,14 @@ def test_a_failing_rank_fails_the_job_with_its_traceback(cancer_dir, tmp_path):
     assert error["message"].endswith("boom in rank 1"), error["message"]
     assert "boom in rank 1" in error["traceback"] and "after_batch" in error["traceback"]
     assert "done" not in run.kinds()
+
+
+def test_two_ranks_train_a_vision_model_and_interpret_it(digits_dir, tmp_path):
+    spec = {"vision": vision_task(data={"source": {"agentPath": str(digits_dir)}}, epochs=1)}
+    env = {**envelope(spec, tmp_path / "artifacts", data_dir=digits_dir), "processes": 2}
+    run = run_worker(env, cwd=tmp_path)
+    assert run.returncode == 0, run.describe()
+    assert run.one("done") == {"outcome": "succeeded", "completedEpochs": 1}
+    # Gathered from both ranks, each of which saw half of the validation set: every item once.
+    matrix = run.one("interpretation")["confusionMatrix"]
+    assert sum(matrix) == run.one("fitStarted")["validItems"], run.describe()
