@@ -203,7 +203,6 @@ def rank_main(folder: Path) -> int:
         import fastai.vision.all  # noqa: F401
         from .callback import install
         from .job import set_current
-        from . import tasks
         from .tasks import run_task
         install()
         _patch_fastai(on_cpu, wrap_fits="script" not in envelope["spec"])
@@ -212,8 +211,6 @@ def rank_main(folder: Path) -> int:
             # fastai writes exports and weights from rank 0 only (rank_distrib()): none to announce.
             job.announce_artifact = lambda *args, **kwargs: None
             job.announce_new_files = lambda: None
-            # The interpretation is rank 0's (no collective in it): the others' would be thrown away.
-            tasks.interpret = lambda job, learn: None
         set_current(job)
         _watch_cancel(folder / "cancel", job)
         setup_device(job.device)

@@ -10,7 +10,7 @@ import {
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '../rpc/status-error.js';
 import { DeviceQueues, deviceNeed } from './device-queues.js';
 import { newJobId } from './ids.js';
-import { signalTaggedProcesses } from './job-processes.js';
+import { findTaggedProcesses, signalTaggedProcesses } from './job-processes.js';
 import { JobRun, type JobStatsSource } from './job-run.js';
 import { type SpecContext, validateSpec } from './job-spec.js';
 import { type JobRecord, type JobStore, newJobSummary } from './job-store.js';
@@ -182,11 +182,17 @@ export class JobManager {
     await Promise.all(running.map(([id]) => this.#o.store.closeLog(id)));
   }
 
-  /** Running jobs' worker pids, for per-process stats. */
+  /**
+   * Running jobs' processes, for per-process stats: each worker, and for a job on several GPUs every
+   * process with its worker's tag too (its ranks, which hold the GPUs; one /proc scan for all).
+   */
   runningWorkers(): Array<{ jobId: string; pid: number }> {
-    return [...this.#runs].flatMap(([jobId, run]) =>
-      run.worker.pid ? [{ jobId, pid: run.worker.pid }] : [],
-    );
+    const ranked = [...this.#runs].filter(([id]) => (this.#jobs.get(id)?.record.spec.gpuCount ?? 0) > 1);
+    const tagged = findTaggedProcesses(ranked.map(([, run]) => run.worker.tag));
+    return [...this.#runs].flatMap(([jobId, run]) => {
+      const pids = new Set([run.worker.pid, ...(tagged.get(run.worker.tag) ?? [])]);
+      return [...pids].flatMap((pid) => (pid ? [{ jobId, pid }] : []));
+    });
   }
 
   get runningCount(): number {
