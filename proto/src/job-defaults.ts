@@ -5,6 +5,8 @@ import { FitMethod, TabularProc } from './gen/gpulink/v1/job.js';
 
 /** The defaults of a JobSpec, grouped by the message whose fields they fill. */
 export const jobSpecDefaults = {
+  /** JobSpec.gpu_count on an agent that has a GPU (on one that has none, unset is the CPU). */
+  gpuCount: 1,
   /** JobSpec.stall_warning_ms, and the agent's own default for it. */
   stallWarningMs: 120_000,
   /** CheckpointPolicy.keep_last. */

@@ -245,19 +245,62 @@ async function oomChecks(report, agent, work) {
   }
 }
 
-async function multiGpuChecks(report, agent) {
+/**
+ * A vision fit on every GPU (issue #14): one rank per GPU under accelerate launch. Each event once
+ * (from rank 0), gathered metrics, and the job's stats samples showing every GPU at work.
+ */
+async function multiGpuChecks(report, agent, datasetId) {
   const S = 'several GPUs';
   const info = await agent.getInfo();
   if (info.gpus.length < 2) {
     report.skip(S, 'a job on every GPU', `skipped: ${info.gpus.length} GPU`);
-  } else {
-    // Issue #14 part 1 adds jobs of several GPUs; until its agent says so, there is nothing to run.
-    report.skip(
-      S,
-      'a job on every GPU',
-      `skipped: ${info.gpus.length} GPUs, but this agent runs no multi-GPU jobs yet`,
-    );
+    return;
   }
+  if (!info.capabilities.includes('job.multi_gpu')) {
+    report.skip(S, 'a job on every GPU', `skipped: this agent does not advertise job.multi_gpu`);
+    return;
+  }
+  const n = info.gpus.length;
+  const epochs = 3;
+  const events = [];
+  await report.check(S, `a vision fit on all ${n} GPUs succeeds, each event once`, async () => {
+    const job = await agent.trainVision({
+      name: 'gpu-check multi-gpu',
+      data: { datasetId },
+      labels: { folder: { trainDir: 'train' } },
+      pretrained: false,
+      fitMethod: 'fit_one_cycle',
+      arch: 'resnet50',
+      imageSize: 224,
+      batchSize: 64,
+      lr: 0.01,
+      epochs,
+      gpus: 'all',
+      maxDurationMs: 300_000,
+    });
+    for await (const e of job.events()) events.push(e);
+    const end = events.filter((e) => e.type === 'state').at(-1)?.state;
+    const error = events.find((e) => e.type === 'error')?.error;
+    must(end === 'succeeded', `the job ended ${end}: ${error?.message ?? ''}`);
+    const fits = events.filter((e) => e.type === 'fitStarted').length;
+    const ended = events.filter((e) => e.type === 'epochEnded');
+    must(fits === 1, `${fits} fitStarted events (one per rank would be ${n})`);
+    must(ended.length === epochs, `${ended.length} epochEnded events for ${epochs} epochs`);
+    const last = ended.at(-1);
+    return `${n} ranks; last epoch: ${JSON.stringify(last?.metrics ?? last)}`;
+  });
+  await report.check(S, "the job's stats samples show every GPU in use", () => {
+    const samples = events.filter((e) => e.type === 'stats').map((e) => e.sample);
+    must(samples.length > 0, 'no stats sample in the job log');
+    const peak = Array.from({ length: n }, (_, i) =>
+      Math.max(...samples.map((s) => s.gpus[i]?.memoryUsedBytes ?? 0)),
+    );
+    must(
+      peak.every((b) => b > 512 * 2 ** 20),
+      `GPU memory used per GPU (MiB): ${peak.map((b) => Math.round(b / 2 ** 20))}`,
+    );
+    return `peak memory per GPU (MiB): ${peak.map((b) => Math.round(b / 2 ** 20)).join(', ')}`;
+  });
 }
 
 /** On the CPU the fit only has to train, in seconds on shared cores: a few images of each digit. */
@@ -290,7 +333,7 @@ async function main() {
     const { dataset } = await agent.datasets.upload(dataDir);
     await fitChecks(report, { agent, datasetId: dataset.id, dataDir, o, gpu });
     await oomChecks(report, agent, work);
-    await multiGpuChecks(report, agent);
+    await multiGpuChecks(report, agent, dataset.id);
   } catch (error) {
     // What stopped the run is a failure of its own, so the report (and CI's count) shows it.
     await report.check('set-up', 'the run reached its end', () => {

@@ -48,6 +48,11 @@ export interface AgentOptions extends ExposureSettings {
   /** nvidia-smi program for stats. */
   nvidiaSmi?: string;
   /**
+   * Tests only: the agent counts this many GPUs, whatever the worker sees; without CUDA their jobs
+   * run as that many CPU processes (a job of N GPUs: N ranks on gloo). No GPU exists on test machines.
+   */
+  standInGpus?: number;
+  /**
    * How long a running job's log waits for space when the state dir's disk is full before the job
    * is stopped (its log stays whole either way). Default 30 s.
    */
@@ -125,6 +130,7 @@ async function serveStateDir(
     pool,
     datasetDir: (id) => datasets.filesDir(id),
     gpuCount: () => gpuCount.n,
+    gpuStandIn: options.standInGpus !== undefined,
     stats: sampler,
     log,
   });
@@ -134,7 +140,7 @@ async function serveStateDir(
     log(`the worker's Python is not usable yet: ${error.message}`);
     return undefined;
   });
-  gpuCount.n = ready?.gpus.length ?? 0;
+  gpuCount.n = options.standInGpus ?? ready?.gpus.length ?? 0;
   await jobs.init();
 
   const server = new Server({ interceptors: [createAuthInterceptor(token)], ...KEEPALIVE });

@@ -243,7 +243,7 @@ class Client implements AgentClient {
       },
       watchReconnect: (onReady) => watchReconnect(channelOverride, onReady),
     };
-    this.clients = { ctx: this.ctx, jobs: this.jobClient, data: this.dataClient };
+    this.clients = { ctx: this.ctx, jobs: this.jobClient, data: this.dataClient, info: () => this.info };
     this.jobs = createJobsApi(this.clients);
     this.datasets = createDatasetsApi(this.ctx, this.dataClient);
   }

@@ -40,6 +40,7 @@ export {
 } from './errors.js';
 export type { JobEventsOptions } from './job-events.js';
 export { isJobFailed, JobFailedError } from './job-failed-error.js';
+export { gpuCountFor } from './job-gpus.js';
 export {
   type FitMethod,
   type FitOptions,

@@ -62,7 +62,7 @@ export type TabularProc = 'categorify' | 'fillMissing' | 'normalize';
  *
  * @example
  * ```ts
- * const options = { name: 'digits', tags: ['sweep-3'], gpuCount: 1, checkpoint: true };
+ * const options = { name: 'digits', tags: ['sweep-3'], gpus: 2, checkpoint: true };
  * ```
  */
 export interface JobOptions {
@@ -70,8 +70,13 @@ export interface JobOptions {
   name?: string;
   /** Free labels for filtering, e.g. `['sweep-3']`. */
   tags?: string[];
-  /** GPUs the job needs; 0 runs it on the CPU. @default one GPU when the agent has one, else the CPU */
-  gpuCount?: number;
+  /**
+   * GPUs the job runs on: 0 is the CPU; above 1 runs one process per GPU under `accelerate launch`
+   * (vision and tabular training, and scripts that use `learn.distrib_ctx()`); `'all'` is every GPU
+   * the agent has. Checked against the agent's GPUs before anything is sent (INVALID_ARGUMENT with
+   * the count it has). @default one GPU when the agent has one, else the CPU
+   */
+  gpus?: number | 'all';
   /** Fail the job when it runs longer than this, milliseconds. @default no limit */
   maxDurationMs?: number;
   /** Warn when no batch progress is seen for this long, milliseconds. @default jobSpecDefaults.stallWarningMs */
@@ -351,11 +356,10 @@ export type JobTask =
 export function splitJobOptions<T extends JobOptions>(
   options: T,
 ): { task: DistributiveOmit<T, keyof JobOptions>; job: JobOptions } {
-  const { name, tags, gpuCount, maxDurationMs, stallWarningMs, checkpoint, idempotencyKey, ...task } =
-    options;
+  const { name, tags, gpus, maxDurationMs, stallWarningMs, checkpoint, idempotencyKey, ...task } = options;
   return {
     task: task as DistributiveOmit<T, keyof JobOptions>,
-    job: { name, tags, gpuCount, maxDurationMs, stallWarningMs, checkpoint, idempotencyKey },
+    job: { name, tags, gpus, maxDurationMs, stallWarningMs, checkpoint, idempotencyKey },
   };
 }
 

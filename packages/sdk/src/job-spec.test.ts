@@ -74,7 +74,7 @@ describe('toJobSpec', () => {
       {
         name: 'pets',
         tags: ['a', 'b'],
-        gpuCount: 0,
+        gpus: 0,
         maxDurationMs: 60_000,
         stallWarningMs: 5_000,
         checkpoint: true,
@@ -291,7 +291,7 @@ describe('fromJobSpec', () => {
     const options: JobOptions = {
       name: 'n',
       tags: ['t'],
-      gpuCount: 1,
+      gpus: 1,
       maxDurationMs: 10,
       checkpoint: { keepLast: 2 },
     };

@@ -236,7 +236,8 @@ export function toJobSpec(task: Exclude<JobTask, { type: 'unknown' }>, options: 
   return {
     name: options.name ?? '',
     tags: options.tags ?? [],
-    gpuCount: options.gpuCount,
+    // 'all' is resolved against the agent before a spec is built (gpuCountFor in submitJob).
+    gpuCount: typeof options.gpus === 'number' ? options.gpus : undefined,
     timeoutMs: options.maxDurationMs ?? 0,
     stallWarningMs: options.stallWarningMs ?? 0,
     checkpoint,
@@ -253,7 +254,7 @@ export function fromJobSpec(spec: JobSpec | undefined): { task: JobTask; options
   const options: JobOptions = defined({
     name: spec?.name || undefined,
     tags: spec && spec.tags.length > 0 ? spec.tags : undefined,
-    gpuCount: spec?.gpuCount,
+    gpus: spec?.gpuCount,
     maxDurationMs: spec?.timeoutMs || undefined,
     stallWarningMs: spec?.stallWarningMs || undefined,
     checkpoint: spec?.checkpoint
@@ -296,7 +297,7 @@ export function jobSpecInfo(spec: Job['spec']): {
     name: spec?.name ?? '',
     tags: spec?.tags ?? [],
     task,
-    gpuCount: options.gpuCount,
+    gpuCount: typeof options.gpus === 'number' ? options.gpus : undefined,
     maxDurationMs: options.maxDurationMs,
     checkpoint: checkpoint
       ? {

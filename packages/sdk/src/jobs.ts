@@ -5,6 +5,7 @@ import { jobInfo, jobStateToProto } from './convert.js';
 import { GpulinkError } from './errors.js';
 import { type JobEventsOptions, watchJobEvents } from './job-events.js';
 import { JobFailedError } from './job-failed-error.js';
+import { gpuCountFor } from './job-gpus.js';
 import type { JobOptions, JobTask } from './job-options.js';
 import { toJobSpec } from './job-spec.js';
 import { emptyJobSummary, foldJobEvent, isTerminalState } from './job-summary.js';
@@ -16,7 +17,7 @@ import {
   unary,
   unaryWithRetry,
 } from './rpc.js';
-import type { JobEvent, JobInfo, JobState, JobSummary } from './types.js';
+import type { AgentInfo, JobEvent, JobInfo, JobState, JobSummary } from './types.js';
 
 /**
  * Options of {@link Job.wait}.
@@ -240,6 +241,8 @@ export interface JobClients {
   ctx: CallContext;
   jobs: JobServiceClient;
   data: DataServiceClient;
+  /** The agent's GetInfo from connect: its GPUs, for a job's `gpus`. */
+  info: () => AgentInfo;
 }
 
 /**
@@ -253,7 +256,8 @@ export async function submitJob(
   jobOptions: JobOptions,
   options: CallOptions | undefined,
 ): Promise<Job> {
-  const spec = toJobSpec(task, jobOptions);
+  const gpus = gpuCountFor(jobOptions.gpus, clients.info());
+  const spec = toJobSpec(task, { ...jobOptions, gpus });
   const idempotencyKey = jobOptions.idempotencyKey ?? randomUUID();
   const response = await unaryWithRetry(
     clients.ctx,

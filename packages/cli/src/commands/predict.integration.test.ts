@@ -42,7 +42,7 @@ beforeAll(async () => {
     epochs: 1,
     fitMethod: 'fit_one_cycle',
     lr: 0.01,
-    gpuCount: 0,
+    gpus: 0,
   });
   await model.wait();
 });

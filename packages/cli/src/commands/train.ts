@@ -1,6 +1,8 @@
 import {
+  type AgentClient,
   type FitMethod,
   fitMethods,
+  gpuCountFor,
   type JobOptions,
   jobSpecDefaults,
   type TabularTaskOptions,
@@ -23,6 +25,7 @@ interface CommonTrainOptions extends GlobalOptions {
   name?: string;
   tag?: string[];
   cpu?: boolean;
+  gpus?: number | 'all';
   checkpoint?: boolean;
   detach?: boolean;
 }
@@ -35,11 +38,25 @@ const { fit, vision } = jobSpecDefaults;
 /** Tabular models have no pretrained body to fine_tune. */
 const tabularFitMethods = fitMethods.filter((m) => m !== 'fine_tune');
 
-function jobOptions(o: CommonTrainOptions): JobOptions {
+/** A GPU count, or "all". */
+const gpusArg = (v: string): number | 'all' => (v === 'all' ? 'all' : wholeNumber(0)(v));
+const gpusOption = () =>
+  new Option(
+    '--gpus <n|all>',
+    'GPUs to train on; above 1 runs one process per GPU (accelerate launch) (default: 1 when the agent has a GPU)',
+  )
+    .argParser(gpusArg)
+    .conflicts('cpu');
+
+/**
+ * The job's options, its GPUs checked against the agent's (GetInfo at connect): call it before
+ * anything is uploaded, so `--gpus 2` on an agent with fewer is refused at once, with the count.
+ */
+function jobOptions(o: CommonTrainOptions, agent: AgentClient): JobOptions {
   return {
     name: o.name,
     tags: o.tag,
-    gpuCount: o.cpu ? 0 : undefined,
+    gpus: gpuCountFor(o.cpu ? 0 : o.gpus, agent.info),
     checkpoint: o.checkpoint ? { everyEpoch: true } : undefined,
   };
 }
@@ -83,6 +100,7 @@ function addCommon(cmd: Command, methods: readonly FitMethod[]): Command {
     .option('--name <name>', 'a name for job lists')
     .option('--tag <tag...>', 'tags for filtering')
     .option('--cpu', 'train on the CPU even when the agent has a GPU')
+    .addOption(gpusOption())
     .option('--checkpoint', 'save a checkpoint every epoch (resumable after a recycled runtime)')
     .option('--detach', 'print the job id and return instead of following')
     .option('--json', 'NDJSON events on stdout');
@@ -103,7 +121,7 @@ export function registerTrain(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nDATA: a local folder (uploaded), ds_<id>, agent:/path, fastai:NAME or an http(s) URL.\n\nExample:\n  gpulink train vision ./digits --labels folder:train --no-pretrained --size 32 --epochs 3',
+      '\nDATA: a local folder (uploaded), ds_<id>, agent:/path, fastai:NAME or an http(s) URL.\n\nExamples:\n  gpulink train vision ./digits --labels folder:train --no-pretrained --size 32 --epochs 3\n  gpulink train vision ./pets --gpus 2      # one process per GPU; refused at once on an agent with fewer',
     )
     .action(
       async (
@@ -119,8 +137,9 @@ export function registerTrain(program: Command): void {
       ) => {
         const g = mergedOptions(o, cmd);
         process.exitCode = await withAgent(g, async (agent) => {
+          const options = jobOptions(g, agent);
           const job = await agent.trainVision({
-            ...jobOptions(g),
+            ...options,
             data: await resolveDataArg(agent, data, outputMode(g)),
             labels: g.labels,
             arch: g.arch,
@@ -170,9 +189,10 @@ export function registerTrain(program: Command): void {
         const g = mergedOptions(o, cmd);
         const { dirname, basename } = await import('node:path');
         process.exitCode = await withAgent(g, async (agent) => {
+          const options = jobOptions(g, agent);
           const data = await resolveDataArg(agent, dirname(csv), outputMode(g));
           const job = await agent.trainTabular({
-            ...jobOptions(g),
+            ...options,
             data,
             csvPath: basename(csv),
             target: g.target,
@@ -217,7 +237,7 @@ export function registerTrain(program: Command): void {
         const g = mergedOptions(o, cmd);
         process.exitCode = await withAgent(g, async (agent) => {
           const job = await agent.lrFind({
-            ...jobOptions(g),
+            ...jobOptions(g, agent),
             vision: {
               data: await resolveDataArg(agent, data, outputMode(g)),
               labels: g.labels,
@@ -238,28 +258,39 @@ export function registerTrain(program: Command): void {
     .option('--data <DIR>', 'a dataset the script finds in $GPULINK_DATA')
     .option('--env <NAME=VALUE...>', 'environment variables for the script', envPair, {})
     .option('--cpu', 'run on the CPU')
+    .addOption(gpusOption())
     .option('--detach', 'print the job id and return')
     .option('--json', 'NDJSON events on stdout')
     .argument('[ARGS...]', 'arguments after --, passed to the script')
-    .addHelpText('after', '\nExample:\n  gpulink run ./train_pets.py --data ./pets -- --epochs 4')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gpulink run ./train_pets.py --data ./pets -- --epochs 4\n  gpulink run ./train_pets.py --gpus all   # the script trains in `with learn.distrib_ctx():`',
+    )
     .action(
       async (
         script: string,
         args: string[],
-        o: GlobalOptions & { data?: string; env: Record<string, string>; cpu?: boolean; detach?: boolean },
+        o: GlobalOptions & {
+          data?: string;
+          env: Record<string, string>;
+          cpu?: boolean;
+          gpus?: number | 'all';
+          detach?: boolean;
+        },
         cmd: Command,
       ) => {
         const g = mergedOptions(o, cmd);
         const { dirname, basename, resolve } = await import('node:path');
         process.exitCode = await withAgent(g, async (agent) => {
           const mode = outputMode(g);
+          const gpus = gpuCountFor(g.cpu ? 0 : g.gpus, agent.info);
           const job = await agent.runScript({
             workspace: await resolveDataArg(agent, dirname(resolve(script)), mode),
             entrypoint: basename(script),
             args,
             env: g.env,
             data: g.data ? await resolveDataArg(agent, g.data, mode) : undefined,
-            gpuCount: g.cpu ? 0 : undefined,
+            gpus,
           });
           return followOrDetach(agent, job, g);
         });

@@ -12,5 +12,5 @@ export async function scriptJob(
   const workspace = await mkdtemp(join(tmpdir(), 'gpulink-cli-script-'));
   await writeFile(join(workspace, fileName), source);
   const { dataset } = await client.datasets.upload(workspace, { hashCache: false });
-  return { workspace: { datasetId: dataset.id }, entrypoint: fileName, gpuCount: 0 };
+  return { workspace: { datasetId: dataset.id }, entrypoint: fileName, gpus: 0 };
 }

@@ -74,7 +74,9 @@ class GpulinkCallback(Callback):
 
     def before_fit(self):
         job = jobmod.current()
-        if job is None or rank_distrib():
+        # Every rank of a job on several GPUs counts, skips, resumes and cancels its fits alike
+        # (or they part ways at a collective); only rank 0's writer sends events (ranks.py).
+        if job is None:
             return
         if self._g_inference():
             self._g_inference_depth += 1
@@ -154,7 +156,7 @@ class GpulinkCallback(Callback):
 
     def after_batch(self):
         job = jobmod.current()
-        if job is None or rank_distrib() or self._g_inference_depth > 0:
+        if job is None or self._g_inference_depth > 0:
             return
         fit = self._g_watching()
         if fit is not None:
@@ -284,6 +286,8 @@ class GpulinkCallback(Callback):
     # --- checkpoints ---------------------------------------------------------------------------
 
     def _g_save_checkpoint(self, job, fit: _Fit):
+        if rank_distrib():
+            return  # rank 0 writes it: every rank holds the same weights
         folder = job.artifacts_dir / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"epoch-{job.completed_epochs}.pth"

@@ -28,7 +28,7 @@ class ProtocolError(ValueError):
 # WorkerEnvelope in proto/gpulink/v1/worker.proto, by proto3 JSON name. The agent's tests hold this
 # tuple to the proto's fields and every envelope key read in this package to this tuple.
 ENVELOPE_FIELDS = ("jobId", "attempt", "spec", "dataDir", "workspaceDir", "artifactsDir", "workDir",
-                   "device", "modelPath", "resume", "batchEventsPerSecond")
+                   "device", "modelPath", "resume", "batchEventsPerSecond", "gpus", "processes")
 
 
 @dataclass

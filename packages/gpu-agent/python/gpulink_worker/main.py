@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .events import ERROR_CUDA_OOM, ERROR_DATA, ERROR_EXCEPTION, EventWriter
 from .job import ENVELOPE_FIELDS, DataError, Job, ProtocolError, ResumePlan, resolved, set_current
+from .ranks import RankFailed
 
 _EVENTS_FD_ENV = "GPULINK_EVENTS_FD"
 _MAX_MESSAGE = 1000
@@ -37,11 +38,23 @@ def _die_with_agent() -> None:
         pass  # Not fatal: the restarted agent also kills workers left from its predecessor.
 
 
-def main() -> int:
-    _die_with_agent()
+def prepare_process() -> None:
+    """What every worker process sets before importing fastai (the agent's worker and each rank)."""
     # Before fastai imports matplotlib: a worker has no display, and lr_find()/plot calls in a
     # user's script must not try to open one.
     os.environ.setdefault("MPLBACKEND", "Agg")
+    for stream in (sys.stdout, sys.stderr):
+        # print() in a job must reach the agent's log as it happens, not when a buffer fills.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
+    # pandas 3 hands out read-only arrays (copy-on-write) and fastai's tabular batches turn them
+    # into tensors: torch warns once per job about a write that never happens. Noise in every log.
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+
+
+def main() -> int:
+    _die_with_agent()
+    prepare_process()
     fd_text = os.environ.get(_EVENTS_FD_ENV, "3")
     try:
         writer = EventWriter.open_fd(int(fd_text))
@@ -51,13 +64,6 @@ def main() -> int:
               f"to try it by hand: python -m gpulink_worker 3>events.ndjson < envelope.json",
               file=sys.stderr)
         return 2
-    for stream in (sys.stdout, sys.stderr):
-        # print() in a job must reach the agent's log as it happens, not when a buffer fills.
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(line_buffering=True)
-    # pandas 3 hands out read-only arrays (copy-on-write) and fastai's tabular batches turn them
-    # into tensors: torch warns once per job about a write that never happens. Noise in every log.
-    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
     try:
         import torch  # noqa: F401
         import fastai.tabular.all  # noqa: F401
@@ -83,9 +89,16 @@ def main() -> int:
         job = make_job(writer, envelope)
         job.start_control_reader(control)
         set_current(job)
-        setup_device(job.device)
-        from .tasks import run_task
-        outcome = run_task(job)
+        if int(envelope.get("processes") or 1) > 1:
+            from .ranks import run_ranks
+            outcome = run_ranks(job, envelope)
+        else:
+            setup_device(job.device)
+            from .tasks import run_task
+            outcome = run_task(job)
+    except RankFailed as e:
+        writer.error(**e.report)  # the failing rank's own error, traceback and all
+        return 1
     except BaseException as e:
         if job is not None and job.cancelled and not isinstance(e, KeyboardInterrupt):
             # Stopping a job mid-way can break what comes after the fit (a user's script reading

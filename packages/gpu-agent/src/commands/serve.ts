@@ -116,6 +116,7 @@ async function serve(o: ServeOptions, tunnel: TunnelSettings | undefined): Promi
     tls: o.tls ?? false,
     webSocketPort: o.wsPort,
     fullDiskRetryMs: o.fullDiskWaitS * 1000,
+    standInGpus: standInGpus(),
     tunnel,
     onUrlChange: (url) => {
       process.stderr.write('gpulink-agent: the tunnel came back at a new address; use the new URL below\n');
@@ -157,4 +158,13 @@ function tunnelSettings(o: ServeOptions, usage: (message: string) => never): Tun
   if (o.tunnelPort !== undefined && o.tunnel !== 'bore') usage('--tunnel-port is for bore');
   if (o.ngrokTcp && o.tunnel !== 'ngrok') usage('--ngrok-tcp is for ngrok');
   return { kind: o.tunnel, server: o.tunnelServer, remotePort: o.tunnelPort, ngrokTcp: o.ngrokTcp ?? false };
+}
+
+/**
+ * Tests only: GPULINK_STAND_IN_GPUS=N makes the agent count N GPUs, run as CPU processes, where no
+ * GPU can exist (the CPU test machines); everything after the count is the real path.
+ */
+function standInGpus(): number | undefined {
+  const n = Number(process.env.GPULINK_STAND_IN_GPUS);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
 }

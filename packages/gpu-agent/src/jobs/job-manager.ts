@@ -8,9 +8,9 @@ import {
   jobSpecDefaults,
 } from '@gpulink/proto';
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '../rpc/status-error.js';
-import { DeviceQueues } from './device-queues.js';
+import { DeviceQueues, deviceNeed } from './device-queues.js';
 import { newJobId } from './ids.js';
-import { signalTaggedProcesses } from './job-processes.js';
+import { findTaggedProcesses, signalTaggedProcesses } from './job-processes.js';
 import { JobRun, type JobStatsSource } from './job-run.js';
 import { type SpecContext, validateSpec } from './job-spec.js';
 import { type JobRecord, type JobStore, newJobSummary } from './job-store.js';
@@ -25,6 +25,8 @@ export interface JobManagerOptions {
   /** Resolves dataset ids to folders (NOT_FOUND when unknown). */
   datasetDir(id: string): Promise<string>;
   gpuCount: () => number;
+  /** Tests only: the GPUs counted are stand-ins, run as CPU processes (AgentOptions.standInGpus). */
+  gpuStandIn?: boolean;
   /**
    * The agent's stats sampler: a running job keeps it sampling (for post-mortems and stall
    * warnings) and gets a stats event in its log every few seconds, in line with its training events.
@@ -46,16 +48,18 @@ type ManagerState = 'accepting' | 'shuttingDown';
  * CANCELLED, or INTERRUPTED when the agent stops under it.
  */
 export class JobManager {
-  readonly #o: Required<Omit<JobManagerOptions, 'stats'>> & Pick<JobManagerOptions, 'stats'>;
+  readonly #o: Required<Omit<JobManagerOptions, 'stats' | 'gpuStandIn'>> &
+    Pick<JobManagerOptions, 'stats' | 'gpuStandIn'>;
   readonly #jobs = new Map<string, LiveJob>();
   readonly #byKey = new Map<string, string>();
-  readonly #queues = new DeviceQueues();
+  readonly #queues: DeviceQueues;
   /** The run of every job that has a worker, by job id. */
   readonly #runs = new Map<string, JobRun>();
   #state: ManagerState = 'accepting';
 
   constructor(options: JobManagerOptions) {
     this.#o = { cancelGraceMs: 15_000, stallWarningMs: jobSpecDefaults.stallWarningMs, ...options };
+    this.#queues = new DeviceQueues(options.gpuCount);
   }
 
   /** Loads the state dir. Jobs that were starting or running become INTERRUPTED; queued ones queue again. */
@@ -76,7 +80,7 @@ export class JobManager {
         await live.finish();
       } else if (job.state === JobState.JOB_STATE_QUEUED) {
         live.activate();
-        this.#queues.add(record.device, record.id);
+        this.#queue(record);
       }
     }
     this.#schedule();
@@ -101,7 +105,7 @@ export class JobManager {
       await live.changeState(JobState.JOB_STATE_QUEUED);
       this.#jobs.set(record.id, live);
       if (idempotencyKey) this.#byKey.set(idempotencyKey, record.id);
-      this.#queues.add(record.device, record.id);
+      this.#queue(record);
       this.#schedule();
       return this.#view(live);
     } catch (error) {
@@ -132,7 +136,7 @@ export class JobManager {
     if (isTerminalJobState(state))
       throw failedPrecondition(`job ${id} has already finished (${JobState[state]})`);
     if (state === JobState.JOB_STATE_QUEUED) {
-      this.#queues.remove(live.record.device, id);
+      this.#queues.remove(id);
       await live.changeState(JobState.JOB_STATE_CANCELLED, why);
       await live.finish();
     } else {
@@ -151,7 +155,7 @@ export class JobManager {
     live.activate();
     live.job.attempt += 1;
     await live.changeState(JobState.JOB_STATE_QUEUED, 'resumed');
-    this.#queues.add(live.record.device, id);
+    this.#queue(live.record);
     this.#schedule();
     return this.#view(live);
   }
@@ -215,11 +219,17 @@ export class JobManager {
     await Promise.all(running.map(([id]) => this.#o.store.closeLog(id)));
   }
 
-  /** Running jobs' worker pids, for per-process stats. */
+  /**
+   * Running jobs' processes, for per-process stats: each worker, and for a job on several GPUs every
+   * process with its worker's tag too (its ranks, which hold the GPUs; one /proc scan for all).
+   */
   runningWorkers(): Array<{ jobId: string; pid: number }> {
-    return [...this.#runs].flatMap(([jobId, run]) =>
-      run.worker.pid ? [{ jobId, pid: run.worker.pid }] : [],
-    );
+    const ranked = [...this.#runs].filter(([id]) => (this.#jobs.get(id)?.record.spec.gpuCount ?? 0) > 1);
+    const tagged = findTaggedProcesses(ranked.map(([, run]) => run.worker.tag));
+    return [...this.#runs].flatMap(([jobId, run]) => {
+      const pids = new Set([run.worker.pid, ...(tagged.get(run.worker.tag) ?? [])]);
+      return [...pids].flatMap((pid) => (pid ? [{ jobId, pid }] : []));
+    });
   }
 
   get runningCount(): number {
@@ -255,6 +265,7 @@ export class JobManager {
         return live ? { state: live.job.state, artifacts: live.job.artifacts.map((a) => a.name) } : undefined;
       },
       gpuCount: this.#o.gpuCount(),
+      gpuStandIn: this.#o.gpuStandIn,
     };
   }
 
@@ -266,21 +277,28 @@ export class JobManager {
 
   #view(live: LiveJob): Job {
     const queued = live.job.state === JobState.JOB_STATE_QUEUED;
-    return { ...live.job, queuePosition: queued ? this.#queues.position(live.record.device, live.id) : 0 };
+    return { ...live.job, queuePosition: queued ? this.#queues.position(live.id) : 0 };
   }
 
-  /** Starts the head of every idle device queue. */
+  #queue(record: JobRecord): void {
+    this.#queues.add(record.id, deviceNeed(record.device, record.spec.gpuCount));
+  }
+
+  /** Starts every queued job whose devices are free. */
   #schedule(): void {
     if (this.#state !== 'accepting') return;
-    for (const head of this.#queues.heads()) {
-      const live = this.#jobs.get(head);
-      if (!live || this.#runs.has(head) || live.job.state !== JobState.JOB_STATE_QUEUED) continue;
-      this.#run(live).catch((error: unknown) => this.#o.log(`job ${head}: ${(error as Error).message}`));
+    for (const { id, gpus } of this.#queues.place()) {
+      const live = this.#jobs.get(id);
+      if (!live || this.#runs.has(id) || live.job.state !== JobState.JOB_STATE_QUEUED) {
+        this.#queues.remove(id);
+        continue;
+      }
+      this.#run(live, gpus).catch((error: unknown) => this.#o.log(`job ${id}: ${(error as Error).message}`));
     }
   }
 
-  /** Runs a job in a worker, then records how it ended and frees its device for the next. */
-  async #run(live: LiveJob): Promise<void> {
+  /** Runs a job in a worker on `gpus`, then records how it ended and frees its devices for the next. */
+  async #run(live: LiveJob, gpus: number[]): Promise<void> {
     const { store } = this.#o;
     const run = new JobRun(live, this.#o.pool.take(), {
       store,
@@ -288,7 +306,7 @@ export class JobManager {
       cancelGraceMs: this.#o.cancelGraceMs,
       stallWarningMs: this.#o.stallWarningMs,
       envelope: (cudaAvailable) =>
-        buildEnvelope(live.record, live.job.attempt, cudaAvailable, store, this.#specContext()),
+        buildEnvelope(live.record, live.job.attempt, { gpus, cudaAvailable }, store, this.#specContext()),
       agentStopping: () => this.#state === 'shuttingDown',
     });
     this.#runs.set(live.id, run);
@@ -296,7 +314,7 @@ export class JobManager {
     this.#runs.delete(live.id);
     live.record.workerPid = undefined;
     live.record.workerTag = undefined;
-    this.#queues.remove(live.record.device, live.id);
+    this.#queues.remove(live.id);
     const problem = (error: unknown) =>
       this.#o.log(`job ${live.id}: could not record its end: ${(error as Error).message}`);
     // job.json only loses the worker's pid here: a failure to save it must not keep the job running.

@@ -23,6 +23,8 @@ export interface SpecContext {
   jobFacts(id: string): { state: JobState; artifacts: string[] } | undefined;
   /** Number of GPUs on the agent's machine. */
   gpuCount: number;
+  /** Tests only: the agent's GPUs are stand-ins, run as CPU processes (no GPU exists there). */
+  gpuStandIn?: boolean;
 }
 
 /** Metric names the worker maps to fastai metrics. */
@@ -52,8 +54,9 @@ export async function validateSpec(spec: JobSpec, ctx: SpecContext): Promise<str
       throw invalidArgument(`spec.tags[${i}]: 1-64 letters, digits or _ . : = -`);
   }
   const device = pickDevice(spec.gpuCount, ctx.gpuCount);
-  const task = resolveSpec(spec).task;
+  const task = resolveSpec(spec, device).task;
   if (!task) throw invalidArgument('spec.task: set exactly one of vision, tabular, script, lr_find, predict');
+  if ((spec.gpuCount ?? 0) > 1) checkSeveralGpus(task);
   switch (task.$case) {
     case 'vision':
       await checkVision(task.value, 'spec.vision', ctx, true);
@@ -115,19 +118,32 @@ export async function validateSpec(spec: JobSpec, ctx: SpecContext): Promise<str
   return device;
 }
 
+/** "cpu", or "cuda" for a job on GPUs (which ones: the device queues decide when it starts). */
 function pickDevice(gpuCount: number | undefined, available: number): string {
-  if (gpuCount === undefined) return available > 0 ? 'cuda:0' : 'cpu';
+  if (gpuCount === undefined) return available > 0 ? 'cuda' : 'cpu';
   if (gpuCount === 0) return 'cpu';
   if (gpuCount > available) {
-    throw failedPrecondition(
+    throw invalidArgument(
       `spec.gpu_count: the job asks for ${gpuCount} GPU(s) but this agent has ${available}`,
     );
   }
-  if (gpuCount > 1)
+  return 'cuda';
+}
+
+/**
+ * What runs on several GPUs: training (vision, tabular) and scripts. fastai's LRFinder saves the
+ * model in one rank and reloads it in every rank (each with its own temporary folder), so the
+ * learning-rate finder runs on one GPU; so does predict, which has no training to share out.
+ */
+function checkSeveralGpus(task: NonNullable<JobSpec['task']>): void {
+  const lr = task.$case === 'vision' || task.$case === 'tabular' ? task.value.lr?.value : undefined;
+  if (task.$case === 'predict')
+    throw invalidArgument('spec.gpu_count: predict runs on one GPU; set gpu_count 1');
+  if (task.$case === 'lrFind' || lr?.$case === 'find') {
     throw invalidArgument(
-      'spec.gpu_count: this agent runs jobs on one GPU; multi-GPU jobs are not supported',
+      `spec.gpu_count: the learning-rate finder runs on one GPU (fastai's LRFinder reloads its weights in every rank); ${task.$case === 'lrFind' ? 'set gpu_count 1' : 'set a fixed lr, or gpu_count 1'}`,
     );
-  return 'cuda:0';
+  }
 }
 
 async function checkVision(t: VisionTask, at: string, ctx: SpecContext, training: boolean): Promise<void> {

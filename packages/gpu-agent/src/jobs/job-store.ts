@@ -152,7 +152,7 @@ export function newJobSummary(record: JobRecord): Job {
   return {
     id: record.id,
     spec: record.spec,
-    resolvedSpec: resolveSpec(record.spec),
+    resolvedSpec: resolveSpec(record.spec, record.device),
     state: JobState.JOB_STATE_UNSPECIFIED,
     createdAt: record.createdAt,
     startedAt: undefined,

@@ -12,8 +12,12 @@ import {
   type VisionTask,
 } from '@gpulink/proto';
 
-/** `spec` with every unset field that has a default set to it; the spec itself is not changed. */
-export function resolveSpec(spec: JobSpec): JobSpec {
+/**
+ * `spec` with every unset field that has a default set to it; the spec itself is not changed.
+ * `device` is where the agent placed the job ("cpu" or "cuda"; job-spec.ts): an unset gpu_count
+ * is the default on an agent with GPUs, and 0 on the CPU.
+ */
+export function resolveSpec(spec: JobSpec, device: string): JobSpec {
   const task = spec.task;
   let resolved: JobSpec['task'];
   switch (task?.$case) {
@@ -34,6 +38,7 @@ export function resolveSpec(spec: JobSpec): JobSpec {
   }
   return {
     ...spec,
+    gpuCount: spec.gpuCount ?? (device === 'cpu' ? 0 : d.gpuCount),
     checkpoint: spec.checkpoint && resolveCheckpoint(spec.checkpoint),
     task: resolved,
   };

@@ -38,7 +38,7 @@ beforeAll(async () => {
   await writeFile(join(checkpoints, 'epoch-2.pth'), '');
   await writeFile(join(checkpoints, 'epoch-10.pth'), '');
   const record = { id, spec, createdAt: new Date(), device: 'cpu', idempotencyKey: '' };
-  envelope = await buildEnvelope(record, 2, false, store, ctx);
+  envelope = await buildEnvelope(record, 2, { gpus: [], cudaAvailable: false }, store, ctx);
 });
 
 afterAll(async () => {
@@ -87,7 +87,8 @@ describe('the worker envelope', () => {
       checkpoint: { everyEpoch: true },
     });
     const record = { id: 'job_defaults', spec, createdAt: new Date(), device: 'cpu', idempotencyKey: '' };
-    const sent = (await buildEnvelope(record, 1, false, store, ctx)).spec as Record<string, never>;
+    const sent = (await buildEnvelope(record, 1, { gpus: [], cudaAvailable: false }, store, ctx))
+      .spec as Record<string, never>;
     const { fit, vision } = jobSpecDefaults;
     expect(sent).toMatchObject({
       checkpoint: { everyEpoch: true, keepLast: jobSpecDefaults.checkpointKeepLast },
@@ -121,7 +122,7 @@ describe('the worker envelope', () => {
           await buildEnvelope(
             { id: 'job_tab', spec, createdAt: new Date(), device: 'cpu', idempotencyKey: '' },
             1,
-            false,
+            { gpus: [], cudaAvailable: false },
             store,
             ctx,
           )

@@ -14,6 +14,12 @@ export type WorkerEnvelopeJson = Record<string, unknown>;
 
 const ENVELOPE_TYPE = contractType('WorkerEnvelope');
 
+/** Where an attempt runs: the GPUs the device queues gave it, and whether its worker sees CUDA. */
+export interface RunPlacement {
+  gpus: number[];
+  cudaAvailable: boolean;
+}
+
 /**
  * The envelope for one attempt of a job, with every path and every default of its spec resolved.
  * Throws when the job cannot run in this worker (a CUDA device it does not see).
@@ -21,11 +27,11 @@ const ENVELOPE_TYPE = contractType('WorkerEnvelope');
 export async function buildEnvelope(
   record: JobRecord,
   attempt: number,
-  cudaAvailable: boolean,
+  placement: RunPlacement,
   store: JobStore,
   ctx: SpecContext,
 ): Promise<WorkerEnvelopeJson> {
-  const spec = resolveSpec(record.spec);
+  const spec = resolveSpec(record.spec, record.device);
   const ref = mainDataRef(spec);
   const dataDir = ref ? await resolveRef(ref, 'data', ctx) : undefined;
   const task = spec.task;
@@ -44,8 +50,13 @@ export async function buildEnvelope(
   // checkpoint was written may never have logged it, while the one it logged is gone. How many
   // epochs a checkpoint holds is in the checkpoint itself; the worker reads it from there.
   const checkpoint = attempt > 1 ? await newestCheckpoint(store.artifactsDir(record.id)) : undefined;
-  if (record.device.startsWith('cuda') && !cudaAvailable) {
-    throw new Error(`the job was placed on ${record.device} but torch in the worker sees no CUDA device`);
+  const { gpus } = placement;
+  // The stand-in GPUs of tests are CPU processes: one rank per stand-in GPU, on gloo.
+  const standIn = gpus.length > 0 && !placement.cudaAvailable && ctx.gpuStandIn === true;
+  if (gpus.length > 0 && !placement.cudaAvailable && !standIn) {
+    throw new Error(
+      `the job was placed on GPU ${gpus.join(', ')} but torch in the worker sees no CUDA device`,
+    );
   }
   const envelope: WorkerEnvelope = {
     jobId: record.id,
@@ -55,7 +66,9 @@ export async function buildEnvelope(
     workspaceDir,
     artifactsDir: store.artifactsDir(record.id),
     workDir,
-    device: record.device,
+    device: gpus.length === 0 || standIn ? 'cpu' : `cuda:${gpus[0]}`,
+    gpus: gpus.length > 1 && !standIn ? gpus : [],
+    processes: gpus.length > 1 ? gpus.length : 0,
     modelPath,
     resume: checkpoint ? { checkpoint } : undefined,
     batchEventsPerSecond: 10,

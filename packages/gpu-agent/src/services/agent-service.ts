@@ -15,6 +15,8 @@ const CAPABILITIES = [
   'task.script',
   'task.lr_find',
   'task.predict',
+  // gpu_count above 1: one process per GPU under accelerate launch.
+  'job.multi_gpu',
   'data.content_addressed',
 ];
 

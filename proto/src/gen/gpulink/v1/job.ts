@@ -129,7 +129,11 @@ export interface JobSpec {
   name: string;
   /** Free labels for filtering, e.g. ["sweep-3"]. */
   tags: string[];
-  /** GPUs the job needs. Unset: one GPU when the agent has any, otherwise the CPU. 0: the CPU. */
+  /**
+   * GPUs the job needs. Unset: one GPU when the agent has any, otherwise the CPU. 0: the CPU.
+   * Above 1: one process per GPU under `accelerate launch` (vision, tabular and script tasks; a
+   * script uses `learn.distrib_ctx()`); more than the agent has is INVALID_ARGUMENT.
+   */
   gpuCount?:
     | number
     | undefined;

@@ -36,7 +36,7 @@ export interface WorkerEnvelope {
   artifactsDir: string;
   /** The job's scratch folder, made by the agent (the worker may ignore it). */
   workDir: string;
-  /** "cpu" or "cuda:N". */
+  /** "cpu" or "cuda:N" (for a job on several GPUs: the first of `gpus`). */
   device: string;
   /** A predict task's model export. Unset for other tasks. */
   modelPath?:
@@ -48,6 +48,16 @@ export interface WorkerEnvelope {
     | undefined;
   /** How many batch events per second the worker sends at most (it always sends each epoch's last). */
   batchEventsPerSecond: number;
+  /**
+   * A job on several GPUs: their CUDA indexes (the ranks see only these, as CUDA_VISIBLE_DEVICES).
+   * Empty for one GPU, the CPU, and the agent's stand-in GPUs in tests (CPU processes).
+   */
+  gpus: number[];
+  /**
+   * Processes to run the job in, one per GPU, under `accelerate launch` (python/gpulink_worker/ranks.py).
+   * 0 or 1: the worker runs the job itself.
+   */
+  processes: number;
 }
 
 /** Where a resumed attempt starts. */
@@ -69,6 +79,8 @@ function createBaseWorkerEnvelope(): WorkerEnvelope {
     modelPath: undefined,
     resume: undefined,
     batchEventsPerSecond: 0,
+    gpus: [],
+    processes: 0,
   };
 }
 
@@ -106,6 +118,16 @@ export const WorkerEnvelope: MessageFns<WorkerEnvelope> = {
     }
     if (message.batchEventsPerSecond !== 0) {
       writer.uint32(89).double(message.batchEventsPerSecond);
+    }
+    if (message.gpus.length !== 0) {
+      writer.uint32(98).fork();
+      for (const v of message.gpus) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    if (message.processes !== 0) {
+      writer.uint32(104).uint32(message.processes);
     }
     return writer;
   },
@@ -211,6 +233,32 @@ export const WorkerEnvelope: MessageFns<WorkerEnvelope> = {
             message.batchEventsPerSecond = reader.double();
             continue;
           }
+          case 12: {
+            if (tag === 96) {
+              message.gpus.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 98) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.gpus.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.processes = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -264,6 +312,10 @@ export const WorkerEnvelope: MessageFns<WorkerEnvelope> = {
         : isSet(object.batch_events_per_second)
         ? globalThis.Number(object.batch_events_per_second)
         : 0,
+      gpus: globalThis.Array.isArray(object?.gpus)
+        ? object.gpus.map((e: any) => globalThis.Number(e))
+        : [],
+      processes: isSet(object.processes) ? globalThis.Number(object.processes) : 0,
     };
   },
 
@@ -302,6 +354,12 @@ export const WorkerEnvelope: MessageFns<WorkerEnvelope> = {
     if (message.batchEventsPerSecond !== 0) {
       obj.batchEventsPerSecond = floatToJson(message.batchEventsPerSecond);
     }
+    if (message.gpus?.length) {
+      obj.gpus = message.gpus.map((e) => Math.round(e));
+    }
+    if (message.processes !== 0) {
+      obj.processes = Math.round(message.processes);
+    }
     return obj;
   },
 
@@ -323,6 +381,8 @@ export const WorkerEnvelope: MessageFns<WorkerEnvelope> = {
       ? WorkerResume.fromPartial(object.resume)
       : undefined;
     message.batchEventsPerSecond = object.batchEventsPerSecond ?? 0;
+    message.gpus = object.gpus?.map((e) => e) || [];
+    message.processes = object.processes ?? 0;
     return message;
   },
 };
