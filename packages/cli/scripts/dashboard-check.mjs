@@ -25,6 +25,7 @@ const envPrefix = ['XDG_CONFIG_HOME', 'XDG_DATA_HOME', 'XDG_CACHE_HOME', 'GPULIN
   .filter((k) => process.env[k])
   .map((k) => `${k}=${JSON.stringify(process.env[k])}`)
   .join(' ');
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC[2J / ESC[3J are what it counts
 const CLEARS = /\x1b\[[23]J/g;
 
 let failed = false;

@@ -30,8 +30,7 @@ export async function followJobPlain(
   const lines = options.logsOnly ? createJobOutput() : createFollowLines();
   /** What an event prints, if anything: JSON records or lines. */
   const output = (event: JobEvent): Array<() => void> => {
-    if (mode === 'json')
-      return !options.logsOnly || event.type === 'log' ? [() => printJson(event)] : [];
+    if (mode === 'json') return !options.logsOnly || event.type === 'log' ? [() => printJson(event)] : [];
     return lines(event, view).map((line) => () => printLine(line));
   };
   const selected = new SelectedLines<() => void>(options.select ?? {});
