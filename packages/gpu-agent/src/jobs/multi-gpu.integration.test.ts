@@ -55,8 +55,8 @@ const digits = (epochs: number) => ({
   },
 });
 
-async function submit(task: object, gpuCount: number | undefined) {
-  const spec = JobSpec.fromPartial({ task, gpuCount } as JobSpec);
+async function submit(task: object, gpuCount: number | undefined, more: Partial<JobSpec> = {}) {
+  const spec = JobSpec.fromPartial({ task, gpuCount, ...more } as JobSpec);
   const r = await unaryCall<{ job?: { id: string } }>((cb) =>
     c.jobs.submitJob({ spec, idempotencyKey: '' }, c.metadata(), cb),
   );
@@ -168,6 +168,47 @@ describe('a job on two (stand-in) GPUs', () => {
     expect(error?.traceback).toContain('boom in rank 1');
     expect(error?.postMortem?.logs.length).toBeGreaterThan(0);
     expect(taggedPids(tag)).toEqual([]);
+  });
+
+  it('is INTERRUPTED with its agent killed after a checkpoint, and resumes in two ranks from it', async () => {
+    const id = await submit(digits(3), 2, { checkpoint: { everyEpoch: true, keepLast: 0 } });
+    const firstTag = await workerTag(id);
+    // Until epoch 1 of 3 has ended and its checkpoint (written by rank 0) is logged.
+    await new Promise<void>((resolve, reject) => {
+      const stream = c.jobs.watchJob(
+        { jobId: id, afterSeq: 0, replayOnly: false, maxMessageBytes: 0 },
+        c.metadata(),
+      );
+      stream.on('data', (r: { events: JobEvent[] }) => {
+        if (r.events.some((e) => e.kind?.$case === 'artifact' && e.kind.value.kind === 'checkpoint')) {
+          stream.cancel();
+          resolve();
+        }
+      });
+      stream.on('error', (e: { code?: number }) => (e.code === status.CANCELLED ? undefined : reject(e)));
+      stream.on('end', () => reject(new Error('the job ended before a checkpoint')));
+    });
+    agent.kill('SIGKILL');
+    await agent.restart();
+    // The new agent ends the killed agent's ranks (found by their tag) and lists the job INTERRUPTED.
+    expect(taggedPids(firstTag)).toEqual([]);
+    expect(await jobState(id)).toBe(JobState.JOB_STATE_INTERRUPTED);
+    await unaryCall((cb) => c.jobs.resumeJob({ jobId: id }, c.metadata(), cb));
+    const events = await collectEvents(c, id);
+    expect(states(events).at(-1), JSON.stringify(errorOf(events))).toBe('JOB_STATE_SUCCEEDED');
+    const epochs = events.flatMap((e) =>
+      e.kind?.$case === 'epochEnded' ? [[e.attempt, e.kind.value.epoch] as const] : [],
+    );
+    // Each epoch once in all: the resumed attempt starts after the last checkpoint, in two ranks
+    // whose events still come once.
+    const resumedEpochs = epochs.filter(([attempt]) => attempt === 2).map(([, epoch]) => epoch);
+    expect(resumedEpochs.length).toBeGreaterThan(0);
+    expect(resumedEpochs.at(-1)).toBe(2);
+    expect(new Set(epochs.map(([, epoch]) => epoch)).size).toBe(3);
+    const fits = events.filter((e) => e.kind?.$case === 'fitStarted' && e.attempt === 2);
+    expect(fits).toHaveLength(1);
+    const fit = fits[0]?.kind;
+    expect(fit?.$case === 'fitStarted' ? fit.value.startEpoch : undefined).toBe(resumedEpochs[0]);
   });
 
   it('refuses a job asking for more GPUs than the agent has, with the count it has', async () => {
