@@ -8,6 +8,7 @@ import { registerColab } from './commands/colab.js';
 import { registerCompletion } from './commands/completion.js';
 import {
   connectAgent,
+  dashboardContexts,
   endQuietlyOnClosedPipe,
   type GlobalOptions,
   outputMode,
@@ -28,7 +29,7 @@ endQuietlyOnClosedPipe();
 // Settings here are inherited by every command registered below.
 const program = new Command('gpulink')
   .description(
-    'Train fastai models on a GPU somewhere else, and watch it as if it were local.\nRun `gpulink` alone in a terminal for the live dashboard.',
+    'Train fastai models on a GPU somewhere else, and watch it as if it were local.\nRun `gpulink` alone in a terminal for the live dashboard (? lists its keys; with several saved agents, a shows the next).',
   )
   .option('--url <url>', 'agent URL (default: --context, then $GPULINK_URL, then the current context)')
   .option('--context <name>', 'a saved agent by name, for this command (gpulink context ls)')
@@ -72,7 +73,7 @@ program.allowExcessArguments().action(async (o: GlobalOptions & { version?: bool
   try {
     const { runDashboard } = await import('./ui/render.js');
     // Each reconnection re-reads the profile: `gpulink down` then `up` moves the local agent's port.
-    await runDashboard(agent, () => connectAgent(o));
+    await runDashboard(agent, () => connectAgent(o), await dashboardContexts(o));
   } finally {
     await agent.close();
   }

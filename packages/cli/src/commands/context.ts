@@ -1,7 +1,7 @@
 import { type AgentClient, connect, hasStatus, isGpulinkError } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../cli-error.js';
-import { currentContext, redactUrl, resolveAgentUrl, writeProfile } from '../config/profile.js';
+import { currentContext, listContexts, redactUrl, resolveAgentUrl, writeProfile } from '../config/profile.js';
 import { colabSessionOf, withFreshColabToken } from './colab-cli.js';
 
 /** Options every command takes. */
@@ -102,6 +102,29 @@ export async function connectAgent(options: GlobalOptions): Promise<AgentClient>
     if (!(colabSessionOf(url) && hasStatus((error as CliError).cause, 'UNAUTHENTICATED'))) throw error;
     return connectTo(await freshAgentUrl(url, true));
   }
+}
+
+/** Connects to the saved agent named `name`, its URL read again each time (`up` may have moved it). */
+export async function connectContext(name: string): Promise<AgentClient> {
+  const context = (await listContexts()).find((c) => c.name === name);
+  if (!context) throw new CliError(`no saved agent '${name}' any more (gpulink context ls)`);
+  return connectTo(await freshAgentUrl(context.url));
+}
+
+/**
+ * The saved agents a dashboard shows side by side, and which one it shows first: undefined when the
+ * agent was named by --url or $GPULINK_URL, or fewer than two are saved.
+ */
+export async function dashboardContexts(
+  options: GlobalOptions,
+): Promise<
+  { contexts: Array<{ name: string; connect: () => Promise<AgentClient> }>; shown: string } | undefined
+> {
+  if (options.url || (!options.context && process.env.GPULINK_URL)) return undefined;
+  const saved = await listContexts();
+  const shown = options.context ?? saved.find((c) => c.current)?.name;
+  if (saved.length < 2 || shown === undefined) return undefined;
+  return { contexts: saved.map((c) => ({ name: c.name, connect: () => connectContext(c.name) })), shown };
 }
 
 /** Connects to `url`; a failure says what went wrong and, when nothing answered, how to get an agent. */

@@ -3,18 +3,27 @@ import { Box, Text, useApp, useInput } from 'ink';
 import { useState } from 'react';
 import { abbreviateIds } from '../view/format.js';
 import { AgentHeader } from './components/AgentHeader.js';
+import { AgentsPane } from './components/AgentsPane.js';
 import { GpuPanel } from './components/GpuPanel.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { JobDetail } from './components/JobDetail.js';
 import { JobsList } from './components/JobsList.js';
 import { clampScroll, LogPane } from './components/LogPane.js';
 import { type Reconnect, useAgentConnection } from './hooks/use-agent-connection.js';
+import type { AgentSummary } from './hooks/use-agents.js';
 import { useJobView } from './hooks/use-job-view.js';
 import { useJobs } from './hooks/use-jobs.js';
 import { useStats } from './hooks/use-stats.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { nextSortKey, type SortKey, shownJobs } from './job-list.js';
-import { BORDER_COLUMNS, BORDER_ROWS, dashboardLayout, gpuPaneLines } from './layout.js';
+import { agentPaneLines, BORDER_COLUMNS, BORDER_ROWS, dashboardLayout, gpuPaneLines } from './layout.js';
+
+/** Several saved agents (AgentsDashboard): what each one is doing, which one is shown, the next. */
+export interface DashboardAgents {
+  summaries: AgentSummary[];
+  shown: string;
+  next: () => void;
+}
 
 /** What fills the space between the GPU pane and the key line. */
 type Screen = 'main' | 'help' | 'job' | 'logs';
@@ -27,11 +36,14 @@ type Screen = 'main' | 'help' | 'job' | 'logs';
 export function Dashboard({
   agent: initial,
   reconnect,
+  agents,
   pollMs = 2000,
 }: {
   agent: AgentClient;
   /** How to connect again when the agent goes away; without it the dashboard says it is gone. */
   reconnect?: Reconnect;
+  /** With several saved agents: the agents pane, and `a` shows the next one. */
+  agents?: DashboardAgents;
   pollMs?: number;
 }) {
   const { exit } = useApp();
@@ -68,7 +80,12 @@ export function Dashboard({
   const { view, output } = useJobView(agent, current?.id);
 
   const latest = history.at(-1);
-  const layout = dashboardLayout(size, gpuPaneLines(latest?.gpus.length ?? 0, latest?.processes.length ?? 0));
+  const agentLines = agentPaneLines(agents?.summaries.length ?? 0);
+  const layout = dashboardLayout(
+    size,
+    gpuPaneLines(latest?.gpus.length ?? 0, latest?.processes.length ?? 0),
+    agentLines,
+  );
   // The log fills the body less its border and title; a page is that many lines less one of context.
   const logRows = layout.bodyRows - BORDER_ROWS - 1;
   const scrollLog = (by: number) => setLogScroll((s) => clampScroll(s + by, output.length, logRows));
@@ -108,6 +125,7 @@ export function Dashboard({
     if (input === 'q') return exit();
     if (input === '?') return setScreen('help');
     if (input === 'c' && cancellable) return setConfirmCancel(true);
+    if (input === 'a' && agents && screen !== 'logs') return agents.next();
     if (screen === 'logs') {
       if (key.escape || input === 'l') setScreen(logFrom);
       else if (key.upArrow || input === 'k') scrollLog(1);
@@ -180,7 +198,10 @@ export function Dashboard({
 
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height} overflow="hidden">
-      <AgentHeader agent={agent} connection={connection} stale={stale} />
+      <AgentHeader agent={agent} connection={connection} stale={stale} context={agents?.shown} />
+      {agents && agentLines > 0 ? (
+        <AgentsPane summaries={agents.summaries} shown={agents.shown} rows={agentLines} />
+      ) : null}
       <Box
         borderStyle="round"
         paddingX={1}
@@ -198,6 +219,7 @@ export function Dashboard({
         note={shownNote}
         cancellable={cancellable}
         editingFilter={editingFilter}
+        agents={agents !== undefined}
       />
     </Box>
   );
@@ -242,12 +264,14 @@ function KeyLine({
   note,
   cancellable,
   editingFilter,
+  agents,
 }: {
   screen: Screen;
   confirm: string | undefined;
   note: string | undefined;
   cancellable: boolean;
   editingFilter: boolean;
+  agents: boolean;
 }) {
   if (confirm)
     return (
@@ -262,9 +286,10 @@ function KeyLine({
       </Text>
     );
   const c = cancellable ? 'c cancel · ' : '';
+  const a = agents ? 'a agent · ' : '';
   const keys: Record<Screen, string> = {
-    main: `↑/↓ select · Enter open · l log · s sort · / filter · ${c}? help · q quit`,
-    job: `Esc back · l log · ${c}? help · q quit`,
+    main: `↑/↓ select · Enter open · l log · s sort · / filter · ${c}${a}? help · q quit`,
+    job: `Esc back · l log · ${c}${a}? help · q quit`,
     logs: `↑/↓ j/k line · PgUp/PgDn page · g/G start/end · Esc back · ${c}q quit`,
     help: 'any key closes the help · q quit',
   };

@@ -30,14 +30,23 @@ export function gpuPaneLines(gpus: number, processes: number): number {
   return Math.max(1, gpus * 2) + 1 + processes;
 }
 
+/** The most lines the agents pane (several saved agents) takes; more agents are cut to "+N more". */
+export const MAX_AGENT_LINES = 4;
+
+/** Lines the agents pane takes for `agents` saved agents: none for one (the header says which). */
+export function agentPaneLines(agents: number): number {
+  return agents > 1 ? Math.min(agents, MAX_AGENT_LINES) : 0;
+}
+
 export function dashboardLayout(
   size: { columns: number; rows: number },
   wantedGpuLines: number,
+  agentLines = 0,
 ): DashboardLayout {
   const width = Math.max(20, size.columns);
   const height = Math.max(6, size.rows - 1);
-  // Header and key line take one row each; the GPU pane up to 40% of the rest.
-  const free = height - 2;
+  // Header and key line take one row each, the agents pane its lines; the GPU pane up to 40% of the rest.
+  const free = height - 2 - agentLines;
   const gpuRows = Math.max(1, Math.min(wantedGpuLines, Math.floor(free * 0.4) - BORDER_ROWS));
   const bodyRows = Math.max(3, free - gpuRows - BORDER_ROWS);
   const jobsWidth = Math.max(30, Math.min(60, Math.round(width * 0.38)));

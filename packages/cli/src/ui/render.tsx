@@ -2,9 +2,11 @@ import type { AgentClient, Job } from '@gpulink/sdk';
 import { render } from 'ink';
 import type { ReactNode } from 'react';
 import { exitCodeFor, summaryLines } from '../view/job-lines.js';
+import { AgentsDashboard } from './AgentsDashboard.js';
 import { Dashboard } from './Dashboard.js';
 import { FollowJob, type FollowJobResult } from './FollowJob.js';
 import type { Reconnect } from './hooks/use-agent-connection.js';
+import type { AgentContext } from './hooks/use-agents.js';
 import { StatsWatch } from './StatsWatch.js';
 import { enterAlternateScreen } from './screen.js';
 import { showPlotsInline } from './show-plots.js';
@@ -47,9 +49,20 @@ async function fullScreen(node: ReactNode): Promise<void> {
   }
 }
 
-/** The dashboard, until `q`; `reconnect` connects again (re-reading the profile) when the agent goes. */
-export async function runDashboard(agent: AgentClient, reconnect?: Reconnect): Promise<void> {
-  await fullScreen(<Dashboard agent={agent} reconnect={reconnect} />);
+/**
+ * The dashboard, until `q`; `reconnect` connects again (re-reading the profile) when the agent goes.
+ * With several saved agents (`agents`, `agent` being the one named `shown`) it shows them all.
+ */
+export async function runDashboard(
+  agent: AgentClient,
+  reconnect?: Reconnect,
+  agents?: { contexts: AgentContext[]; shown: string },
+): Promise<void> {
+  if (agents)
+    await fullScreen(
+      <AgentsDashboard contexts={agents.contexts} initial={{ name: agents.shown, client: agent }} />,
+    );
+  else await fullScreen(<Dashboard agent={agent} reconnect={reconnect} />);
 }
 
 /** `stats --watch` in a terminal, until `q` (resolves 'q') or Ctrl-C (resolves 'ctrl-c'). */

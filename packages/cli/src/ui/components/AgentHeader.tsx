@@ -7,16 +7,20 @@ export function AgentHeader({
   agent,
   connection,
   stale,
+  context,
 }: {
   agent: AgentClient;
   connection: ConnectionState;
   stale: boolean;
+  /** The saved agent's name, when the dashboard shows one of several. */
+  context?: string | undefined;
 }) {
   return (
     <Text wrap="truncate-end">
       <Text bold color="cyan">
         gpulink
       </Text>{' '}
+      {context ? <Text bold>{context} </Text> : null}
       {connection.state === 'reconnecting' ? (
         <Text color="yellow">
           reconnecting{connection.tries > 0 ? ` (try ${connection.tries + 1})` : ''}: {connection.reason}

@@ -9,6 +9,7 @@ export const HELP: ReadonlyArray<readonly [string, string]> = [
   ['s', 'sort the jobs: newest, state, name'],
   ['/', 'filter the jobs by text (id, name, kind, state, tag); Enter keeps it, Esc clears'],
   ['c', 'cancel the selected job (asks first)'],
+  ['a', 'the next saved agent (context): its GPUs and jobs (with more than one saved)'],
   ['Esc', 'back to the job list'],
   ['?', 'this help; any key closes it'],
   ['q  ctrl-c', 'quit'],
