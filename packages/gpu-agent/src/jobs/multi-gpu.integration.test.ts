@@ -87,15 +87,15 @@ async function workerTag(id: string): Promise<string> {
 }
 const taggedPids = (tag: string) => findTaggedProcesses([tag]).get(tag) ?? [];
 
-/** Waits for the first event of `kind` in a job's stream. */
-async function untilFirst(id: string, kind: string): Promise<void> {
+/** Waits for the first event of `kind` in a job's stream (and that `also` holds for, if given). */
+async function untilFirst(id: string, kind: string, also: (e: JobEvent) => boolean = () => true) {
   await new Promise<void>((resolve, reject) => {
     const stream = c.jobs.watchJob(
       { jobId: id, afterSeq: 0, replayOnly: false, maxMessageBytes: 0 },
       c.metadata(),
     );
     stream.on('data', (r: { events: JobEvent[] }) => {
-      if (r.events.some((e) => e.kind?.$case === kind)) {
+      if (r.events.some((e) => e.kind?.$case === kind && also(e))) {
         stream.cancel();
         resolve();
       }
@@ -174,20 +174,11 @@ describe('a job on two (stand-in) GPUs', () => {
     const id = await submit(digits(3), 2, { checkpoint: { everyEpoch: true, keepLast: 0 } });
     const firstTag = await workerTag(id);
     // Until epoch 1 of 3 has ended and its checkpoint (written by rank 0) is logged.
-    await new Promise<void>((resolve, reject) => {
-      const stream = c.jobs.watchJob(
-        { jobId: id, afterSeq: 0, replayOnly: false, maxMessageBytes: 0 },
-        c.metadata(),
-      );
-      stream.on('data', (r: { events: JobEvent[] }) => {
-        if (r.events.some((e) => e.kind?.$case === 'artifact' && e.kind.value.kind === 'checkpoint')) {
-          stream.cancel();
-          resolve();
-        }
-      });
-      stream.on('error', (e: { code?: number }) => (e.code === status.CANCELLED ? undefined : reject(e)));
-      stream.on('end', () => reject(new Error('the job ended before a checkpoint')));
-    });
+    await untilFirst(
+      id,
+      'artifact',
+      (e) => e.kind?.$case === 'artifact' && e.kind.value.kind === 'checkpoint',
+    );
     agent.kill('SIGKILL');
     await agent.restart();
     // The new agent ends the killed agent's ranks (found by their tag) and lists the job INTERRUPTED.
