@@ -1,8 +1,8 @@
 // The local half of an upload: walking a folder into a manifest, hashing files without holding them in
 // memory, and the optional cache that spares re-hashing files that have not changed.
 import { createHash } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstatSync, readFileSync } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { GpulinkError, toGpulinkError } from './errors.js';
@@ -29,10 +29,8 @@ export function checkRelativePath(path: string, what = 'path'): string {
   return path;
 }
 
-/** Files stat'ed at once while walking a folder. */
-const STAT_BATCH = 64;
-/** Files hashed at once. */
-const HASH_CONCURRENCY = 8;
+/** Longest run of synchronous small-file reads (hashing, stat'ing) before the event loop gets a turn, ms. */
+const SYNC_SLICE_MS = 4;
 /** Files up to this size are read whole to be hashed (one read instead of a stream). */
 const SMALL_FILE_BYTES = 1 << 20;
 
@@ -88,14 +86,16 @@ export async function walkFolder(root: string, filter?: (path: string) => boolea
         throw new GpulinkError('INVALID_ARGUMENT', `'${path}' in ${root} is not a regular file or folder`);
       }
     }
-    // A folder's files are stat'ed several at a time: a folder of many small images is the usual case.
-    for (let i = 0; i < found.length; i += STAT_BATCH) {
-      const batch = found.slice(i, i + STAT_BATCH);
-      const stats = await Promise.all(batch.map((f) => lstat(f.absolutePath)));
-      for (const [j, f] of batch.entries()) {
-        const st = stats[j] as Stats;
-        files.push({ ...f, sizeBytes: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+    // A folder's files are stat'ed synchronously (a folder of many small images is the usual case,
+    // and a promise-based lstat costs a thread-pool hop each), in slices like the hashing.
+    let sliceStart = performance.now();
+    for (const f of found) {
+      if (performance.now() - sliceStart > SYNC_SLICE_MS) {
+        await new Promise(setImmediate);
+        sliceStart = performance.now();
       }
+      const st = lstatSync(f.absolutePath);
+      files.push({ ...f, sizeBytes: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
     }
   }
   try {
@@ -241,7 +241,10 @@ export interface HashedFile extends LocalFile {
 const KEPT_BYTES_BUDGET = 64 << 20;
 
 /**
- * Hashes every file, a few at a time, taking unchanged files' hashes from the cache.
+ * Hashes every file in order, taking unchanged files' hashes from the cache. A small file is read in
+ * one synchronous call: on a folder of many small images, a promise-based read (open, stat, read,
+ * close, each a hop through libuv's thread pool) costs several times the hashing itself. The reads
+ * run in slices of at most {@link SYNC_SLICE_MS}, so timers and streams of the process still run.
  * @internal
  */
 export async function hashFiles(
@@ -252,41 +255,39 @@ export async function hashFiles(
 ): Promise<HashedFile[]> {
   const out: HashedFile[] = new Array(files.length);
   let keptBytes = 0;
-  let next = 0;
-  const worker = async () => {
-    for (;;) {
-      const i = next++;
-      const file = files[i];
-      if (file === undefined) return;
-      checkStop();
-      let sha256 = cache.get(file);
-      let bytes: Buffer | undefined;
-      if (sha256 === undefined) {
-        const hashedAtMs = Date.now();
-        try {
-          if (file.sizeBytes <= SMALL_FILE_BYTES) {
-            const data = await readFile(file.absolutePath);
-            onProgress(undefined, data.length);
-            sha256 = createHash('sha256').update(data).digest('hex');
-            if (data.length === file.sizeBytes && keptBytes + data.length <= KEPT_BYTES_BUDGET) {
-              bytes = data;
-              keptBytes += data.length;
-            }
-          } else {
-            sha256 = await sha256File(file.absolutePath, (n) => onProgress(undefined, n));
+  let sliceStart = performance.now();
+  for (const [i, file] of files.entries()) {
+    checkStop();
+    let sha256 = cache.get(file);
+    let bytes: Buffer | undefined;
+    if (sha256 === undefined) {
+      const hashedAtMs = Date.now();
+      try {
+        if (file.sizeBytes <= SMALL_FILE_BYTES) {
+          if (performance.now() - sliceStart > SYNC_SLICE_MS) {
+            await new Promise(setImmediate);
+            sliceStart = performance.now();
           }
-        } catch (e) {
-          throw toGpulinkError(e);
+          const data = readFileSync(file.absolutePath);
+          onProgress(undefined, data.length);
+          sha256 = createHash('sha256').update(data).digest('hex');
+          if (data.length === file.sizeBytes && keptBytes + data.length <= KEPT_BYTES_BUDGET) {
+            bytes = data;
+            keptBytes += data.length;
+          }
+        } else {
+          sha256 = await sha256File(file.absolutePath, (n) => onProgress(undefined, n));
+          sliceStart = performance.now();
         }
-        cache.set(file, sha256, hashedAtMs);
-      } else {
-        onProgress(undefined, file.sizeBytes);
+      } catch (e) {
+        throw toGpulinkError(e);
       }
-      out[i] = bytes ? { ...file, sha256, bytes } : { ...file, sha256 };
-      onProgress(file, 0);
+      cache.set(file, sha256, hashedAtMs);
+    } else {
+      onProgress(undefined, file.sizeBytes);
     }
-  };
-  // Several files at once hides per-file open/close latency on folders of many small images.
-  await Promise.all(Array.from({ length: Math.min(HASH_CONCURRENCY, files.length) }, worker));
+    out[i] = bytes ? { ...file, sha256, bytes } : { ...file, sha256 };
+    onProgress(file, 0);
+  }
   return out;
 }

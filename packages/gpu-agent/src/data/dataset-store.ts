@@ -1,50 +1,23 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import {
-  copyFile,
-  type FileHandle,
-  link,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  writeFile,
-} from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { copyFileSync, linkSync, rmSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Dataset, ManifestEntry, MissingBlob } from '@gpulink/proto';
-import { status } from '@grpc/grpc-js';
-import { failedPrecondition, invalidArgument, notFound, StatusError } from '../rpc/status-error.js';
+import { failedPrecondition, invalidArgument, notFound } from '../rpc/status-error.js';
 import { writeFileAtomic } from '../state/state-dir.js';
+import { type BlobChunk, MAX_CHUNK_BYTES, receiveBlobs, SHA256 } from './blob-receiver.js';
 import { checkFits, sizeMismatch } from './declared-sizes.js';
 import { unsafePathReason } from './safe-path.js';
+import { mapInSlices } from './sync-slices.js';
 
-const SHA256 = /^[0-9a-f]{64}$/;
+export { MAX_CHUNK_BYTES };
+
 /**
  * The SHA-256 of no bytes. An empty file has nothing to upload, so the agent never asks for it
  * (a client has no chunk to send) and stores it itself when a dataset needs it.
  */
 const EMPTY_SHA256 = createHash('sha256').digest('hex');
-/** Largest chunk accepted in one UploadBlobs message (the client sends at most this). */
-export const MAX_CHUNK_BYTES = 1024 * 1024;
 const MAX_FILES = 1_000_000;
-/** File system calls in flight at once when one request touches many files (stats, links). */
-const FS_CONCURRENCY = 32;
-/** Whole small blobs of one UploadBlobs stream stored at once, at most. */
-const PARALLEL_BLOBS = 16;
-
-/** One UploadBlobs message. */
-interface BlobChunk {
-  sha256: string;
-  offset: number;
-  data: Uint8Array;
-  sizeBytes: number;
-}
-
-/** A chunk that is a whole blob: it can be verified and stored on its own. */
-const isWholeBlob = (chunk: BlobChunk) => chunk.offset === 0 && chunk.data.length === chunk.sizeBytes;
 
 interface StoredDataset {
   id: string;
@@ -141,10 +114,10 @@ export class DatasetStore {
     }
     const storedSizes = await this.#storedSizes([...bySha.keys()]);
     checkStoredSizes(bySha, storedSizes);
-    const found = await mapConcurrently([...bySha], async ([sha256, sizeBytes]) => {
+    const found = await mapInSlices([...bySha], ([sha256, sizeBytes]) => {
       // The empty blob is never asked for: there is no chunk to send; commit stores it.
       if (sizeBytes === 0 || storedSizes.has(sha256)) return undefined;
-      return { sha256, sizeBytes, receivedBytes: await this.#resumableBytes(sha256, sizeBytes) };
+      return { sha256, sizeBytes, receivedBytes: this.#resumableBytes(sha256, sizeBytes) };
     });
     const missing = found.filter((m) => m !== undefined);
     const needed = missing.reduce((n, m) => n + (m.sizeBytes - m.receivedBytes), 0);
@@ -154,11 +127,9 @@ export class DatasetStore {
 
   /** The sizes of those of `shas` the agent has stored. */
   async #storedSizes(shas: string[]): Promise<Map<string, number>> {
-    const sizes = await mapConcurrently(shas, (sha) =>
-      stat(this.blobPath(sha)).then(
-        (s) => s.size,
-        () => undefined,
-      ),
+    const sizes = await mapInSlices(
+      shas,
+      (sha) => statSync(this.blobPath(sha), { throwIfNoEntry: false })?.size,
     );
     const out = new Map<string, number>();
     for (const [i, size] of sizes.entries()) if (size !== undefined) out.set(shas[i] as string, size);
@@ -170,63 +141,21 @@ export class DatasetStore {
    * written under another (false) size, since a part that reaches its size is verified and stored:
    * it is dropped, or an honest upload of the blob could never complete.
    */
-  async #resumableBytes(sha256: string, sizeBytes: number): Promise<number> {
-    const have = (await stat(this.#partPath(sha256)).catch(() => undefined))?.size ?? 0;
+  #resumableBytes(sha256: string, sizeBytes: number): number {
+    const have = statSync(this.#partPath(sha256), { throwIfNoEntry: false })?.size ?? 0;
     if (have < sizeBytes || have === 0) return have;
     if (this.#writing.has(sha256)) return Math.min(have, sizeBytes);
-    await rm(this.#partPath(sha256), { force: true });
+    rmSync(this.#partPath(sha256), { force: true });
     return 0;
   }
 
-  /**
-   * Stores one UploadBlobs stream: chunks in order, each blob from the offset PrepareUpload gave.
-   * Whole small blobs (one chunk each) are stored several at a time, so a folder of small files is
-   * not paced by one file's disk round trips; the chunks of a larger blob go one after another.
-   */
-  async receiveStream(
-    chunks: AsyncIterable<BlobChunk>,
-  ): Promise<{ completed: string[]; receivedBytes: number }> {
-    const receiver = new BlobReceiver({
+  /** Stores one UploadBlobs stream (see blob-receiver.ts). */
+  receiveStream(chunks: AsyncIterable<BlobChunk>): Promise<{ completed: string[]; receivedBytes: number }> {
+    return receiveBlobs(chunks, {
       blobPath: (sha) => this.blobPath(sha),
       partPath: (sha) => this.#partPath(sha),
       writing: this.#writing,
     });
-    const completed: string[] = [];
-    let receivedBytes = 0;
-    const receive = (chunk: BlobChunk) =>
-      receiver.receive(chunk).then((done) => {
-        receivedBytes += chunk.data.length;
-        if (done) completed.push(chunk.sha256);
-      });
-    const pending = new Map<string, Promise<void>>();
-    let failure: { error: unknown } | undefined;
-    try {
-      for await (const chunk of chunks) {
-        if (failure) break;
-        if (!isWholeBlob(chunk) || pending.has(chunk.sha256)) {
-          await Promise.all(pending.values());
-          await receive(chunk);
-          continue;
-        }
-        const task = receive(chunk).then(
-          () => {
-            pending.delete(chunk.sha256);
-          },
-          (error: unknown) => {
-            pending.delete(chunk.sha256);
-            failure ??= { error };
-          },
-        );
-        pending.set(chunk.sha256, task);
-        if (pending.size >= PARALLEL_BLOBS) await Promise.race(pending.values());
-      }
-    } finally {
-      // These tasks never reject (a failure is kept in `failure`): this waits for every one.
-      await Promise.all(pending.values());
-      await receiver.finish();
-    }
-    if (failure) throw failure.error;
-    return { completed, receivedBytes };
   }
 
   /**
@@ -258,13 +187,16 @@ export class DatasetStore {
         await mkdir(folder, { recursive: true, mode: 0o700 });
       }
       const missing = new Set<string>();
-      await mapConcurrently(targets, async ({ sha256, target }) => {
+      await mapInSlices(targets, ({ sha256, target }) => {
         const blob = this.blobPath(sha256);
         try {
-          await link(blob, target).catch((error: NodeJS.ErrnoException) =>
+          try {
+            linkSync(blob, target);
+          } catch (error) {
             // A file system without hard links (some network and FUSE mounts) gets copies.
-            error.code === 'ENOENT' ? Promise.reject(error) : copyFile(blob, target),
-          );
+            if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw error;
+            copyFileSync(blob, target);
+          }
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
           missing.add(sha256);
@@ -320,11 +252,9 @@ export class DatasetStore {
     let size = this.#measured.get(stored.id);
     if (size === undefined) {
       const files = join(this.#datasetDir(stored.id), 'files');
-      const sizes = await mapConcurrently(stored.files, (f) =>
-        stat(join(files, ...f.path.split('/'))).then(
-          (s) => s.size,
-          () => 0,
-        ),
+      const sizes = await mapInSlices(
+        stored.files,
+        (f) => statSync(join(files, ...f.path.split('/')), { throwIfNoEntry: false })?.size ?? 0,
       );
       size = sizes.reduce((n, s) => n + s, 0);
       this.#measured.set(stored.id, size);
@@ -364,147 +294,6 @@ export class DatasetStore {
   }
 }
 
-/**
- * Writes all of `data` at the file's end. A full disk shows first as a short write, not an error:
- * keep writing until the chunk is in or the OS refuses (ENOSPC -> RESOURCE_EXHAUSTED), never answer
- * a chunk half-stored.
- */
-async function writeWhole(handle: FileHandle, data: Uint8Array): Promise<void> {
-  for (let done = 0; done < data.length; ) {
-    const { bytesWritten } = await handle.write(data, done, data.length - done);
-    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
-    done += bytesWritten;
-  }
-}
-
-/**
- * The blob being received on one UploadBlobs stream: its partial file stays open across chunks and
- * its hash is computed as the bytes arrive, so completing a blob costs no second read of it. A blob
- * that arrives whole in one chunk (small files) is verified in memory and written once.
- */
-class BlobReceiver {
-  #current:
-    | { sha256: string; sizeBytes: number; written: number; handle: FileHandle; hash: Hash | undefined }
-    | undefined;
-  /** A blob this stream found already stored: its further chunks are skipped without a stat each. */
-  #stored: { sha256: string; sizeBytes: number } | undefined;
-  readonly #folders = new Set<string>();
-
-  constructor(
-    private readonly store: {
-      blobPath(sha: string): string;
-      partPath(sha: string): string;
-      writing: Set<string>;
-    },
-  ) {}
-
-  /** Stores one chunk; true when it completed (and verified) its blob. */
-  async receive(chunk: BlobChunk): Promise<boolean> {
-    const { sha256, offset, data, sizeBytes } = chunk;
-    if (!SHA256.test(sha256)) throw invalidArgument('sha256: expected 64 lowercase hex digits');
-    if (data.length > MAX_CHUNK_BYTES)
-      throw invalidArgument(`data: chunks are limited to ${MAX_CHUNK_BYTES} bytes`);
-    if (sha256 === this.#stored?.sha256) {
-      if (sizeBytes !== this.#stored.sizeBytes)
-        throw sizeMismatch(sha256, this.#stored.sizeBytes, sizeBytes, 'chunk');
-      return false;
-    }
-    if (this.#current && this.#current.sha256 !== sha256) await this.finish();
-    let current = this.#current;
-    if (!current) {
-      const part = this.store.partPath(sha256);
-      if (isWholeBlob(chunk)) {
-        // The whole blob in one chunk, verified before it is stored: it replaces any partial file,
-        // and a copy already stored (same bytes) without a look for it first.
-        this.#refuseIfBeingWritten(sha256);
-        this.store.writing.add(sha256);
-        try {
-          verify(sha256, createHash('sha256').update(data).digest('hex'));
-          await writeFile(part, data, { mode: 0o600 });
-          await this.#store(sha256, part);
-        } finally {
-          this.store.writing.delete(sha256);
-        }
-        return true;
-      }
-      const blob = await stat(this.store.blobPath(sha256)).catch(() => undefined);
-      if (blob) {
-        if (sizeBytes !== blob.size) throw sizeMismatch(sha256, blob.size, sizeBytes, 'chunk');
-        this.#stored = { sha256, sizeBytes };
-        return false;
-      }
-      this.#refuseIfBeingWritten(sha256);
-      const have = (await stat(part).catch(() => undefined))?.size ?? 0;
-      checkChunk(sha256, have, offset, data.length, sizeBytes);
-      // The rest of the blob must fit before any of it is kept.
-      await checkFits(
-        dirname(part),
-        sizeBytes - have,
-        `blob ${sha256} (size_bytes ${sizeBytes}) still needs`,
-      );
-      this.store.writing.add(sha256);
-      try {
-        const handle = await open(part, 'a', 0o600);
-        // Resuming a partial file: its first bytes came on an earlier stream, so hash it all at the end.
-        const hash = have === 0 ? createHash('sha256') : undefined;
-        current = { sha256, sizeBytes, written: have, handle, hash };
-        this.#current = current;
-      } catch (error) {
-        this.store.writing.delete(sha256);
-        throw error;
-      }
-    } else {
-      if (sizeBytes !== current.sizeBytes)
-        throw invalidArgument(
-          `blob ${sha256}: the chunk declares size_bytes ${sizeBytes}, its earlier chunks ${current.sizeBytes}`,
-        );
-      checkChunk(sha256, current.written, offset, data.length, sizeBytes);
-    }
-    // The chunk is hashed here while a pool thread copies it to the file.
-    const written = writeWhole(current.handle, data);
-    current.hash?.update(data);
-    await written;
-    current.written += data.length;
-    if (current.written < current.sizeBytes) return false;
-    this.#current = undefined;
-    try {
-      await current.handle.close();
-      const part = this.store.partPath(sha256);
-      const actual = current.hash ? current.hash.digest('hex') : await hashFile(part);
-      if (actual !== sha256) await rm(part, { force: true });
-      verify(sha256, actual);
-      await this.#store(sha256, part);
-    } finally {
-      this.store.writing.delete(sha256);
-    }
-    return true;
-  }
-
-  /** Closes a blob left incomplete (its partial file stays, so a later upload resumes it). */
-  async finish(): Promise<void> {
-    const current = this.#current;
-    this.#current = undefined;
-    if (!current) return;
-    this.store.writing.delete(current.sha256);
-    await current.handle.close();
-  }
-
-  #refuseIfBeingWritten(sha256: string): void {
-    if (this.store.writing.has(sha256))
-      throw new StatusError(status.ABORTED, `blob ${sha256} is being uploaded by another stream`);
-  }
-
-  async #store(sha256: string, part: string): Promise<void> {
-    const target = this.store.blobPath(sha256);
-    const folder = dirname(target);
-    if (!this.#folders.has(folder)) {
-      await mkdir(folder, { recursive: true, mode: 0o700 });
-      this.#folders.add(folder);
-    }
-    await rename(part, target);
-  }
-}
-
 /** INVALID_ARGUMENT when a declared size is not that of the blob stored under its hash. */
 function checkStoredSizes(declared: Map<string, number>, stored: Map<string, number>): void {
   const wrong = [...stored].filter(([sha, size]) => declared.get(sha) !== size);
@@ -518,50 +307,9 @@ function checkStoredSizes(declared: Map<string, number>, stored: Map<string, num
 const notUploaded = (shas: string[]) =>
   failedPrecondition(`${shas.length} blob(s) are not uploaded yet, e.g. ${shas[0]}: call UploadBlobs first`);
 
-function checkChunk(sha256: string, have: number, offset: number, length: number, sizeBytes: number): void {
-  if (offset !== have) {
-    throw new StatusError(
-      status.OUT_OF_RANGE,
-      `blob ${sha256}: the agent holds ${have} bytes, the chunk starts at ${offset}`,
-    );
-  }
-  if (offset + length > sizeBytes)
-    throw invalidArgument(`blob ${sha256}: the chunk runs past size_bytes ${sizeBytes}`);
-}
-
-function verify(sha256: string, actual: string): void {
-  if (actual !== sha256) {
-    throw new StatusError(
-      status.DATA_LOSS,
-      `blob ${sha256}: the bytes received hash to ${actual}; send it again`,
-    );
-  }
-}
-
-/** `fn` over `items`, at most FS_CONCURRENCY at a time, results in order. */
-async function mapConcurrently<T, R>(items: T[], fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(FS_CONCURRENCY, items.length) }, worker));
-  return out;
-}
-
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     () => false,
   );
-}
-
-export async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }))
-    hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
