@@ -232,7 +232,9 @@ async function profileRows(profile, ctx) {
         f.small = await smallFiles(client, dir, smallCount, reps, rsync, label);
         f.again = f.small.again;
         log(`${profile}: the same re-sync through loopback (its time without the link)`);
-        loopbackAgain.push(...(await resyncs(a.client, f.small.dir, f.small.cache, reps, `${label} loopback`)));
+        loopbackAgain.push(
+          ...(await resyncs(a.client, f.small.dir, f.small.cache, reps, `${label} loopback`)),
+        );
       } else {
         log(`${label}: unchanged re-sync`);
         f.again = await resyncs(client, figures.direct.small.dir, figures.direct.small.cache, reps, label);
