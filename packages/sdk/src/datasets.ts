@@ -40,7 +40,10 @@ export interface DatasetsApi {
   upload(dir: string, options?: UploadOptions): Promise<UploadResult>;
   /** Datasets on the agent, newest first. */
   list(filter?: ListDatasetsOptions, options?: CallOptions): Promise<DatasetInfo[]>;
-  /** Removes a dataset; contents no other dataset uses are freed. `NOT_FOUND` when unknown. */
+  /**
+   * Removes a dataset; contents no other dataset uses are freed. `NOT_FOUND` when unknown;
+   * `FAILED_PRECONDITION`, naming them, while queued or running jobs read it.
+   */
   delete(datasetId: string, options?: CallOptions): Promise<void>;
 }
 

@@ -272,12 +272,16 @@ export class DatasetStore {
       );
   }
 
-  /** Removes a dataset and the blobs no other dataset uses. */
-  async delete(id: string): Promise<void> {
+  /**
+   * Removes a dataset and the blobs no other dataset uses. `mayRemove` is asked last before anything
+   * changes (it throws to refuse), so no await comes between its answer and the removal.
+   */
+  async delete(id: string, mayRemove: () => void = () => {}): Promise<void> {
     await this.get(id);
     const stored = JSON.parse(
       await readFile(join(this.#datasetDir(id), 'manifest.json'), 'utf8'),
     ) as StoredDataset;
+    mayRemove();
     const trash = `${this.#datasetDir(id)}.deleting-${Date.now()}`;
     await rename(this.#datasetDir(id), trash);
     this.#measured.delete(id);

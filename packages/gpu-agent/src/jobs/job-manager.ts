@@ -12,7 +12,7 @@ import { DeviceQueues, deviceNeed } from './device-queues.js';
 import { newJobId } from './ids.js';
 import { findTaggedProcesses, signalTaggedProcesses } from './job-processes.js';
 import { JobRun, type JobStatsSource } from './job-run.js';
-import { type SpecContext, validateSpec } from './job-spec.js';
+import { datasetIdsOf, type SpecContext, validateSpec } from './job-spec.js';
 import { type JobRecord, type JobStore, newJobSummary } from './job-store.js';
 import { watchJob } from './job-watch.js';
 import { LiveJob } from './live-job.js';
@@ -158,6 +158,18 @@ export class JobManager {
     this.#queue(live.record);
     this.#schedule();
     return this.#view(live);
+  }
+
+  /** FAILED_PRECONDITION, naming them, when jobs that may still run read the dataset `datasetId`. */
+  refuseIfDatasetInUse(datasetId: string): void {
+    const users = [...this.#jobs.values()].filter(
+      (l) => !isTerminalJobState(l.job.state) && datasetIdsOf(l.record.spec).includes(datasetId),
+    );
+    if (users.length === 0) return;
+    const named = users.map((l) => `${l.id} (${JobState[l.job.state]})`).join(', ');
+    throw failedPrecondition(
+      `dataset ${datasetId} is read by ${users.length} job(s) that may still run: ${named}; wait for them or cancel them first, then delete it`,
+    );
   }
 
   /**

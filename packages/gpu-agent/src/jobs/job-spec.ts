@@ -350,3 +350,16 @@ export function mainDataRef(spec: JobSpec): DatasetRef | undefined {
       return undefined;
   }
 }
+
+/** The uploaded datasets a spec reads (dataset_id of any DatasetRef in it: data, workspace, inputs). */
+export function datasetIdsOf(spec: JobSpec): string[] {
+  const ids = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (value === null || typeof value !== 'object') return;
+    const source = (value as { source?: { $case?: string; value?: unknown } }).source;
+    if (source?.$case === 'datasetId' && typeof source.value === 'string') ids.add(source.value);
+    for (const child of Object.values(value)) visit(child);
+  };
+  visit(spec.task);
+  return [...ids];
+}

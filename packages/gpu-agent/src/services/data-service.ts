@@ -52,7 +52,7 @@ export function createDataService(deps: {
       };
     }),
     deleteDataset: unary(async (req) => {
-      await datasets.delete(req.datasetId);
+      await datasets.delete(req.datasetId, () => jobs.refuseIfDatasetInUse(req.datasetId));
       return {};
     }),
     listArtifacts: unary(async (req) => ({ artifacts: jobs.get(req.jobId).artifacts })),

@@ -1884,7 +1884,10 @@ export const DataServiceService = {
       Buffer.from(ListDatasetsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListDatasetsResponse => ListDatasetsResponse.decode(value),
   },
-  /** Removes a dataset (blobs no other dataset uses are freed). NOT_FOUND when unknown. */
+  /**
+   * Removes a dataset (blobs no other dataset uses are freed). NOT_FOUND when unknown;
+   * FAILED_PRECONDITION, naming them, while queued or running jobs read it.
+   */
   deleteDataset: {
     path: "/gpulink.v1.DataService/DeleteDataset" as const,
     requestStream: false as const,
@@ -1938,7 +1941,10 @@ export interface DataServiceServer extends UntypedServiceImplementation {
   commitDataset: handleUnaryCall<CommitDatasetRequest, CommitDatasetResponse>;
   /** Datasets, newest first, in pages. */
   listDatasets: handleUnaryCall<ListDatasetsRequest, ListDatasetsResponse>;
-  /** Removes a dataset (blobs no other dataset uses are freed). NOT_FOUND when unknown. */
+  /**
+   * Removes a dataset (blobs no other dataset uses are freed). NOT_FOUND when unknown;
+   * FAILED_PRECONDITION, naming them, while queued or running jobs read it.
+   */
   deleteDataset: handleUnaryCall<DeleteDatasetRequest, DeleteDatasetResponse>;
   /** A job's artifacts. */
   listArtifacts: handleUnaryCall<ListArtifactsRequest, ListArtifactsResponse>;
@@ -2021,7 +2027,10 @@ export interface DataServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListDatasetsResponse) => void,
   ): ClientUnaryCall;
-  /** Removes a dataset (blobs no other dataset uses are freed). NOT_FOUND when unknown. */
+  /**
+   * Removes a dataset (blobs no other dataset uses are freed). NOT_FOUND when unknown;
+   * FAILED_PRECONDITION, naming them, while queued or running jobs read it.
+   */
   deleteDataset(
     request: DeleteDatasetRequest,
     callback: (error: ServiceError | null, response: DeleteDatasetResponse) => void,
