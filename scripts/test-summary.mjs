@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Sums the test reports in .test-results/ (vitest JSON per package, pytest JUnit XML) and prints
-// one line "N passed, N failed" — the line CI reads. Each failure is named above it (report, file,
-// test), so the tail of a CI log says what failed.
+// one line "N passed, N failed" — the line CI reads. Each failure, and each test that passed only on
+// another try, is named above it (report, file, test), so the tail of a CI log says what failed.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,12 +10,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, '.test-results');
 let passed = 0;
 const failures = [];
+/** Tests that passed on another try (GPULINK_TEST_RETRY): counted as passed, named as flaky. */
+const flaky = [];
 for (const name of existsSync(dir) ? readdirSync(dir).sort() : []) {
   const text = readFileSync(join(dir, name), 'utf8');
   if (name.endsWith('.vitest.json')) {
     const r = JSON.parse(text);
     passed += r.numPassedTests;
     failures.push(...vitestFailures(name, r));
+    flaky.push(...vitestFlaky(name, r));
   } else if (name.endsWith('.junit.xml')) {
     const suite = /<testsuite\b[^>]*>/.exec(text)?.[0] ?? '';
     const attr = (a) => Number(new RegExp(`\\b${a}="(\\d+)"`).exec(suite)?.[1] ?? 0);
@@ -24,6 +27,10 @@ for (const name of existsSync(dir) ? readdirSync(dir).sort() : []) {
     const named = junitFailures(name, text);
     for (let i = 0; i < bad; i++) failures.push(named[i] ?? `${name}: a failure (unnamed in the report)`);
   }
+}
+if (flaky.length > 0) {
+  console.log('passed only on another try (flaky):');
+  for (const f of flaky) console.log(`  ${f}`);
 }
 if (failures.length > 0) {
   console.log('failed:');
@@ -41,6 +48,20 @@ function vitestFailures(report, r) {
     for (const a of bad) out.push(`${report}: ${file}: ${a.fullName ?? a.title}`);
     if (s.status === 'failed' && bad.length === 0) {
       out.push(`${report}: ${file}: the file failed outside its tests: ${firstLine(s.message)}`);
+    }
+  }
+  return out;
+}
+
+// vitest keeps the errors of the tries that failed on a test that passed in the end.
+function vitestFlaky(report, r) {
+  const out = [];
+  for (const s of r.testResults ?? []) {
+    for (const a of s.assertionResults ?? []) {
+      if (a.status !== 'passed' || !a.failureMessages?.length) continue;
+      out.push(
+        `${report}: ${relative(root, s.name ?? '?')}: ${a.fullName ?? a.title}: ${firstLine(a.failureMessages[0])}`,
+      );
     }
   }
   return out;

@@ -8,6 +8,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 300_000,
+    // CI (.ci/run) tries a failed test once more; the summary names each one that needed it.
+    retry: Number(process.env.GPULINK_TEST_RETRY ?? 0),
     reporters: ['default', ['json', { outputFile: '../../.test-results/cli.vitest.json' }]],
   },
 });

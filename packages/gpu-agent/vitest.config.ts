@@ -8,6 +8,8 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 600_000,
     hookTimeout: 600_000,
+    // CI (.ci/run) tries a failed test once more; the summary names each one that needed it.
+    retry: Number(process.env.GPULINK_TEST_RETRY ?? 0),
     reporters: ['default', ['json', { outputFile: '../../.test-results/gpu-agent.vitest.json' }]],
   },
 });

@@ -23,6 +23,8 @@ export default defineConfig({
     hookTimeout: 600_000,
     // GPULINK_VITEST_REPORT names another report (.ci/run's second run of the relay tests, under
     // Python 3.13), so that run's counts join the summary instead of replacing the suite's.
+    // CI (.ci/run) tries a failed test once more; the summary names each one that needed it.
+    retry: Number(process.env.GPULINK_TEST_RETRY ?? 0),
     reporters: [
       'default',
       ['json', { outputFile: process.env.GPULINK_VITEST_REPORT ?? '../../.test-results/sdk.vitest.json' }],
