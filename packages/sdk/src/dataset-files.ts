@@ -31,6 +31,22 @@ export function checkRelativePath(path: string, what = 'path'): string {
 
 /** Longest run of synchronous small-file reads (hashing, stat'ing) before the event loop gets a turn, ms. */
 const SYNC_SLICE_MS = 4;
+
+/** Gives the event loop a turn once the current run of synchronous file calls has lasted SYNC_SLICE_MS. */
+class SyncSlices {
+  #start = performance.now();
+
+  async turn(): Promise<void> {
+    if (performance.now() - this.#start <= SYNC_SLICE_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.#start = performance.now();
+  }
+
+  /** After an asynchronous call, which let the event loop run: a new slice starts. */
+  restart(): void {
+    this.#start = performance.now();
+  }
+}
 /** Files up to this size are read whole to be hashed (one read instead of a stream). */
 const SMALL_FILE_BYTES = 1 << 20;
 
@@ -64,6 +80,7 @@ export async function walkFolder(root: string, filter?: (path: string) => boolea
     );
   }
   const files: LocalFile[] = [];
+  const slices = new SyncSlices();
   async function visit(dir: string, prefix: string): Promise<void> {
     const entries = await readdir(dir, { withFileTypes: true });
     const found: Array<{ path: string; absolutePath: string }> = [];
@@ -88,12 +105,8 @@ export async function walkFolder(root: string, filter?: (path: string) => boolea
     }
     // A folder's files are stat'ed synchronously (a folder of many small images is the usual case,
     // and a promise-based lstat costs a thread-pool hop each), in slices like the hashing.
-    let sliceStart = performance.now();
     for (const f of found) {
-      if (performance.now() - sliceStart > SYNC_SLICE_MS) {
-        await new Promise(setImmediate);
-        sliceStart = performance.now();
-      }
+      await slices.turn();
       const st = lstatSync(f.absolutePath);
       files.push({ ...f, sizeBytes: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
     }
@@ -255,7 +268,7 @@ export async function hashFiles(
 ): Promise<HashedFile[]> {
   const out: HashedFile[] = new Array(files.length);
   let keptBytes = 0;
-  let sliceStart = performance.now();
+  const slices = new SyncSlices();
   for (const [i, file] of files.entries()) {
     checkStop();
     let sha256 = cache.get(file);
@@ -264,10 +277,7 @@ export async function hashFiles(
       const hashedAtMs = Date.now();
       try {
         if (file.sizeBytes <= SMALL_FILE_BYTES) {
-          if (performance.now() - sliceStart > SYNC_SLICE_MS) {
-            await new Promise(setImmediate);
-            sliceStart = performance.now();
-          }
+          await slices.turn();
           const data = readFileSync(file.absolutePath);
           onProgress(undefined, data.length);
           sha256 = createHash('sha256').update(data).digest('hex');
@@ -277,7 +287,7 @@ export async function hashFiles(
           }
         } else {
           sha256 = await sha256File(file.absolutePath, (n) => onProgress(undefined, n));
-          sliceStart = performance.now();
+          slices.restart();
         }
       } catch (e) {
         throw toGpulinkError(e);
