@@ -45,7 +45,8 @@ function vitestFailures(report, r) {
   for (const s of r.testResults ?? []) {
     const file = relative(root, s.name ?? '?');
     const bad = (s.assertionResults ?? []).filter((a) => a.status === 'failed');
-    for (const a of bad) out.push(`${report}: ${file}: ${a.fullName ?? a.title}`);
+    for (const a of bad)
+      out.push(`${report}: ${file}: ${a.fullName ?? a.title}: ${firstLine(a.failureMessages?.[0])}`);
     if (s.status === 'failed' && bad.length === 0) {
       out.push(`${report}: ${file}: the file failed outside its tests: ${firstLine(s.message)}`);
     }

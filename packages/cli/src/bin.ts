@@ -23,6 +23,7 @@ import { registerPredict } from './commands/predict.js';
 import { registerTrain } from './commands/train.js';
 import { printVersion, registerVersion } from './commands/version.js';
 import { selectContext } from './config/profile.js';
+import { loadTerminalUi } from './terminal-ui.js';
 
 endQuietlyOnClosedPipe();
 
@@ -71,7 +72,7 @@ program.allowExcessArguments().action(async (o: GlobalOptions & { version?: bool
   }
   const agent = await connectAgent(o);
   try {
-    const { runDashboard } = await import('./ui/render.js');
+    const { runDashboard } = await loadTerminalUi();
     // Each reconnection re-reads the profile: `gpulink down` then `up` moves the local agent's port.
     await runDashboard(agent, () => connectAgent(o), await dashboardContexts(o));
   } finally {

@@ -37,8 +37,8 @@ beforeAll(async () => {
   const exports = Object.entries(env)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
-  // A user's terminal, not a CI log: Ink draws only the last frame when CI is set (is-in-ci), and CI
-  // runs these tests with CI set, so the shell in the pane goes without it.
+  // CI set in the pane's shell, as some users' shells have it: Ink alone would draw nothing then
+  // (is-in-ci); the CLI hides it from Ink when its output is a terminal (src/terminal-ui.ts).
   tmux(
     'new-session',
     '-d',
@@ -48,7 +48,7 @@ beforeAll(async () => {
     '120',
     '-y',
     '50',
-    `env -u CI -u CONTINUOUS_INTEGRATION ${exports} bash --norc --noprofile`,
+    `env CI=1 ${exports} bash --norc --noprofile`,
   );
 });
 

@@ -8,6 +8,7 @@ import {
   removeContextsWhere,
   writeProfile,
 } from '../config/profile.js';
+import { loadTerminalUi } from '../terminal-ui.js';
 import { formatBytes, formatPercent } from '../view/format.js';
 import {
   connectAgent,
@@ -140,7 +141,7 @@ export function registerAgentCommands(program: Command): void {
       await withAgent(g, async (agent) => {
         const mode = outputMode(g);
         if (g.watch && mode === 'interactive') {
-          const { runStatsWatch } = await import('../ui/render.js');
+          const { runStatsWatch } = await loadTerminalUi();
           const how = await runStatsWatch(agent, g.interval, () => connectAgent(g));
           if (how === 'ctrl-c') process.exitCode = EXIT.interrupted;
           return;

@@ -7,6 +7,7 @@ import { connect } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { startLocalAgent } from '../config/local-agent.js';
 import { localAgentDir } from '../config/profile.js';
+import { loadTerminalUi } from '../terminal-ui.js';
 import { exitCodeFor } from '../view/job-lines.js';
 import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine } from './context.js';
 import { uploadFolder } from './data-source.js';
@@ -51,7 +52,7 @@ export function registerDemo(program: Command): void {
       note(`training ${job.id} on ${agent.info.cudaAvailable ? agent.info.gpus[0]?.name : 'the CPU'}`);
       let exitCode: number;
       if (mode === 'interactive') {
-        const { followInTerminal } = await import('../ui/render.js');
+        const { followInTerminal } = await loadTerminalUi();
         exitCode = await followInTerminal(agent, job, { modelLine: false });
       } else {
         exitCode = exitCodeFor(await followJobPlain(job, mode, { modelLine: false }));

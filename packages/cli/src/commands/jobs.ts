@@ -1,6 +1,7 @@
 import { hasStatus, isTerminalState, type Job, type JobInfo } from '@gpulink/sdk';
 import type { Command } from 'commander';
 import { CliError } from '../cli-error.js';
+import { loadTerminalUi } from '../terminal-ui.js';
 import { formatBytes } from '../view/format.js';
 import { exitCodeFor } from '../view/job-lines.js';
 import { type GlobalOptions, mergedOptions, outputMode, printJson, printLine, withAgent } from './context.js';
@@ -23,7 +24,7 @@ export function registerJobs(program: Command): void {
         const job = await resolveJob(agent, jobId);
         const mode = outputMode(g);
         if (mode === 'interactive') {
-          const { followInTerminal } = await import('../ui/render.js');
+          const { followInTerminal } = await loadTerminalUi();
           return followInTerminal(agent, job);
         }
         return exitCodeFor(await followJobPlain(job, mode, { afterSeq: g.afterSeq }));

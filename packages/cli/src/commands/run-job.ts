@@ -1,4 +1,5 @@
 import type { AgentClient, Job } from '@gpulink/sdk';
+import { loadTerminalUi } from '../terminal-ui.js';
 import { exitCodeFor } from '../view/job-lines.js';
 import { type GlobalOptions, outputMode, printJson, printLine } from './context.js';
 import { followJobPlain } from './follow.js';
@@ -20,6 +21,6 @@ export async function followOrDetach(
     return 0;
   }
   if (mode !== 'interactive') return exitCodeFor(await followJobPlain(job, mode));
-  const { followInTerminal } = await import('../ui/render.js');
+  const { followInTerminal } = await loadTerminalUi();
   return followInTerminal(agent, job);
 }
