@@ -140,29 +140,48 @@ describe('gpulink+jupyter:// through a real Jupyter server', () => {
     });
 
     it('delivers every seq once, in order, while the proxy cuts the kernel WebSocket again and again; the cut relays leave nothing in the kernel', async () => {
+      await proxy?.close();
       proxy = await startTcpProxy(jupyter.port);
       const n = 600;
       await using direct = await connect(agent.url);
       const submitted = await runLines(direct, n, 0.01);
       const client = await connect(jupyterUrl({ port: proxy.port }));
-      const job = await client.jobs.get(submitted.id);
-      // Every connection through the proxy, the kernel WebSocket included, ends after 64 KiB to the
-      // client: enough for the WebSocket's and TLS's openings and a replay batch of these short lines
-      // (a stream message larger than what a connection carries is another issue's).
-      proxy.cutEachAfterBytesToClient(64 * 1024);
-      const events: JobEvent[] = [];
-      for await (const e of job.events({ retry: { maxAttempts: 50, initialDelayMs: 20, maxDelayMs: 300 } })) {
-        events.push(e);
+      // Closed however the test ends: a try left open would keep its relays alive (its heartbeat)
+      // and fail the next try's count.
+      try {
+        const job = await client.jobs.get(submitted.id);
+        // Every connection through the proxy, the kernel WebSocket included, ends after 64 KiB to the
+        // client: enough for the WebSocket's and TLS's openings and a replay batch of these short lines
+        // (a stream message larger than what a connection carries is another issue's).
+        proxy.cutEachAfterBytesToClient(64 * 1024);
+        const events: JobEvent[] = [];
+        for await (const e of job.events({
+          retry: { maxAttempts: 50, initialDelayMs: 20, maxDelayMs: 300 },
+        })) {
+          events.push(e);
+        }
+        proxy.cutEachAfterBytesToClient(undefined);
+        expect(proxy.connections).toBeGreaterThan(3);
+        expectEveryLineOnce(events, n);
+        // What is left in the kernel is at most the one connection grpc-js holds now: the relays of
+        // the cut connections were swept when the next one opened, or closed by their client. A
+        // close still queued on the kernel WebSocket and a closed relay's threads end a moment
+        // later, so this is awaited: within 15 s, half the relays' idle limit (30 s), so the idle
+        // reaper cannot be what ends them.
+        let during = { relays: -1, threads: -1 };
+        await eventually(
+          async () => {
+            during = await relayStatus();
+            return during.relays <= 1 && during.threads === 2 * during.relays;
+          },
+          'the cut relays to end',
+          15_000,
+        ).catch((e: Error) => {
+          throw new Error(`${e.message}: ${JSON.stringify(during)}`);
+        });
+      } finally {
+        await client.close();
       }
-      proxy.cutEachAfterBytesToClient(undefined);
-      expect(proxy.connections).toBeGreaterThan(3);
-      expectEveryLineOnce(events, n);
-      // What is left in the kernel is at most the one connection grpc-js holds now: the relays of
-      // the cut connections were swept when the next one opened.
-      const during = await relayStatus();
-      expect(during.relays).toBeLessThanOrEqual(1);
-      expect(during.threads).toBe(2 * during.relays);
-      await client.close();
       await eventually(
         async () => (await relayStatus()).relays === 0,
         'the relay of the closed client to end',
