@@ -47,7 +47,7 @@ describe('an agent that is not there', () => {
       env: { GPULINK_URL: url },
     });
     expect(run.stderr).toBe(
-      `gpulink: UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:${port} (cannot reach the agent at 127.0.0.1:${port}); is it running? \`gpulink up\` starts a local one\n`,
+      `gpulink: UNAVAILABLE: cannot reach the agent at 127.0.0.1:${port}: connection refused (nothing listens there); is it running? \`gpulink up\` starts a local one\n`,
     );
     expect(run.code).toBe(1);
   });

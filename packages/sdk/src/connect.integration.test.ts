@@ -55,7 +55,7 @@ describe('connect()', () => {
     expect((error as Error).message).toContain(`cannot reach the agent at 127.0.0.1:${port}`);
     // The cause in a sentence, without grpc-js's framing around it.
     expect((error as Error).message).toBe(
-      `UNAVAILABLE: connect ECONNREFUSED 127.0.0.1:${port} (cannot reach the agent at 127.0.0.1:${port})`,
+      `UNAVAILABLE: cannot reach the agent at 127.0.0.1:${port}: connection refused (nothing listens there)`,
     );
   });
 

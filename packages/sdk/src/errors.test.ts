@@ -51,6 +51,29 @@ describe('GpulinkError', () => {
     expect(toGpulinkError('boom')).toMatchObject({ code: 'UNKNOWN', message: 'UNKNOWN: boom' });
   });
 
+  it("says why a connection failed in words, after where it looked, without grpc-js's framing", () => {
+    const failed = (cause: string) =>
+      toGpulinkError(
+        Object.assign(new Error('x'), {
+          code: status.UNAVAILABLE,
+          details: `No connection established. Last error: Error: ${cause}. Resolution note: `,
+          metadata: new Metadata(),
+        }),
+        'AgentService.GetInfo',
+        'cannot reach the agent at box.invalid:7000',
+      ).message;
+    expect(failed('getaddrinfo ENOTFOUND box.invalid')).toBe(
+      'UNAVAILABLE: cannot reach the agent at box.invalid:7000: no such host',
+    );
+    expect(failed('connect ETIMEDOUT 10.0.0.9:7000')).toBe(
+      'UNAVAILABLE: cannot reach the agent at box.invalid:7000: the connection timed out',
+    );
+    // An errno without words of its own keeps its text.
+    expect(failed('connect EWEIRD 10.0.0.9:7000')).toBe(
+      'UNAVAILABLE: connect EWEIRD 10.0.0.9:7000 (cannot reach the agent at box.invalid:7000)',
+    );
+  });
+
   it('returns a GpulinkError unchanged', () => {
     const e = new GpulinkError('DATA_LOSS', 'bad');
     expect(toGpulinkError(e, 'X.Y')).toBe(e);

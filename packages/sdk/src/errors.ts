@@ -215,6 +215,23 @@ function withoutGrpcJsFraming(details: string): string {
   return note ? `${cause} (${note})` : (cause ?? details);
 }
 
+/** What a failed socket call means, in words, for Node's errno names (`connect ECONNREFUSED 127.0.0.1:1`). */
+const socketErrors: Record<string, string> = {
+  ECONNREFUSED: 'connection refused (nothing listens there)',
+  ECONNRESET: 'the connection was reset',
+  ETIMEDOUT: 'the connection timed out',
+  ENOTFOUND: 'no such host',
+  EAI_AGAIN: 'the host name could not be looked up now',
+  EHOSTUNREACH: 'no route to the host',
+  ENETUNREACH: 'the network is unreachable',
+  EPIPE: 'the connection was closed',
+};
+
+function socketFailure(details: string): string | undefined {
+  const errno = /^(?:connect|getaddrinfo|read|write) (E[A-Z_]+)\b/.exec(details)?.[1];
+  return errno === undefined ? undefined : socketErrors[errno];
+}
+
 /**
  * Wraps anything thrown at the SDK's boundary into a {@link GpulinkError}, keeping it as `cause`.
  * `context` is appended to status errors whose details would otherwise not say where they came from.
@@ -225,7 +242,8 @@ export function toGpulinkError(error: unknown, method?: string, context?: string
   if (isStatusErrorLike(error)) {
     const code = statusName(error.code);
     let details = withoutGrpcJsFraming(error.details || error.message || 'no details');
-    if (context) details = `${details} (${context})`;
+    const socket = socketFailure(details);
+    if (context) details = socket ? `${context}: ${socket}` : `${details} (${context})`;
     return new GpulinkError(code, details, { method, cause: error });
   }
   const errno = (error as { code?: unknown } | null)?.code;

@@ -53,7 +53,7 @@ class FakeStdin extends EventEmitter {
 
 /**
  * Renders `node` into a terminal `columns` x `rows`. With `frames` (Ink's debug mode) each write is
- * one whole frame; without, the writes are what a terminal would get (line updates, clears).
+ * one whole frame; without, the writes are what a terminal would get from the CLI (redraws, clears).
  */
 export function renderInTerminal(
   node: ReactNode,
@@ -69,7 +69,7 @@ export function renderInTerminal(
     debug: frames,
     exitOnCtrlC: false,
     patchConsole: false,
-    incrementalRendering: !frames,
+    // Otherwise as ui/render.tsx renders the views: Ink's plain redraws, not its incremental mode.
   });
   return {
     app,

@@ -36,8 +36,9 @@ export async function followInTerminal(
 }
 
 /**
- * A full-screen view in the alternate screen, drawing only the lines that changed (a frame is never
- * as tall as the terminal, so Ink never clears it), until it exits.
+ * A full-screen view in the alternate screen until it exits. Ink redraws the frame in place (its
+ * incremental mode left stale lines in tmux); a frame is never as tall as the terminal, so Ink never
+ * clears the screen (ui/layout.ts).
  */
 async function fullScreen(node: ReactNode): Promise<void> {
   const leave = enterAlternateScreen();
