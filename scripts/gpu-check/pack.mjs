@@ -50,11 +50,14 @@ export async function packNode(out) {
 
 /**
  * What the worker needs (requirements.txt's closure) beyond a Python that ships torch, torchvision,
- * timm, pandas, scikit-learn, matplotlib, requests and pyyaml, as GPU images and Colab do: fastai,
- * fast.ai's own packages, and the HTML stack fastprogress imports. spaCy (fastai.text only) stays out.
- * Versions are the worker's virtualenv's, i.e. requirements.txt's pins.
+ * timm (so huggingface_hub and safetensors), pandas, scikit-learn, matplotlib, requests and pyyaml,
+ * as GPU images and Colab do: fastai, fast.ai's own packages, the HTML stack fastprogress imports, and
+ * accelerate with psutil (jobs on several GPUs run under `accelerate launch`). spaCy (fastai.text
+ * only) stays out. Versions are the worker's virtualenv's, i.e. requirements.txt's pins.
  */
 export const DEVICE_WHEELS = [
+  'accelerate',
+  'psutil',
   'fastai',
   'fastcore',
   'fastdownload',
