@@ -15,12 +15,13 @@ import { PROFILES } from './lib/toxiproxy.mjs';
 import * as events from './suites/events.mjs';
 import * as link from './suites/link.mjs';
 import * as logMemory from './suites/log-memory.mjs';
+import * as ranks from './suites/ranks.mjs';
 import * as start from './suites/start.mjs';
 import * as stats from './suites/stats.mjs';
 import * as transports from './suites/transports.mjs';
 import * as upload from './suites/upload.mjs';
 
-const SUITES = [start, events, upload, stats, logMemory, transports];
+const SUITES = [start, ranks, events, upload, stats, logMemory, transports];
 /** Suites a full run leaves out (they take long): run with --only or their own flag (--link). */
 const OPT_IN = [link];
 const ALL = [...SUITES, ...OPT_IN];

@@ -130,6 +130,7 @@ export {
   type TestJupyterServer,
   type TestJupyterServerOptions,
 } from './test-utils/jupyter-server.js';
+export { rawClients } from './test-utils/clients.js';
 export { installNvidiaSmiStandIn } from './test-utils/nvidia-smi-standin.js';
 export { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';
 
