@@ -1,15 +1,18 @@
 // The commands people reach for every day (nvitop, kubectl, gh habits), as the built `gpulink` in
 // plain processes against a real agent: --version, completion, resume, jobs rm / data rm, one job,
 // artifacts, -o / -q, jobs --watch, logs --tail/--since, named contexts.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
 import { type AgentClient, connect, type Job } from '@gpulink/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gpulinkBin, isolatedHome, runGpulink } from './test-utils/run-cli.js';
 import { scriptJob } from './test-utils/script-job.js';
+
+const execFileAsync = promisify(execFile);
 
 let agent: TestAgent;
 let client: AgentClient;
@@ -90,16 +93,60 @@ describe('completion', () => {
     expect(offered('jobs', 'rm', '--').split(' ')).toEqual(expect.arrayContaining(['--json', '--context']));
   });
 
-  // zsh and fish are not on every machine (not on this project's CI image): checked where installed.
-  it.skipIf(!installed('zsh'))('gives a zsh script that zsh -n accepts', async () => {
+  // zsh and fish are not on every machine: checked where installed, and always in CI (.ci/run installs
+  // them; GPULINK_REQUIRE_TEST_TOOLS=1 makes a missing one fail the test instead of skipping it).
+  const skipShell = (shell: string) => !installed(shell) && process.env.GPULINK_REQUIRE_TEST_TOOLS !== '1';
+  it.skipIf(skipShell('zsh'))('gives a zsh script that zsh -n accepts', async () => {
     const file = join(await mkdtemp(join(tmpdir(), 'gpulink-completion-')), '_gpulink');
     await writeFile(file, script('zsh'));
     expect(spawnSync('zsh', ['-n', file]).status).toBe(0);
   });
-  it.skipIf(!installed('fish'))('gives a fish script that fish -n accepts', async () => {
-    const file = join(await mkdtemp(join(tmpdir(), 'gpulink-completion-')), 'gpulink.fish');
-    await writeFile(file, script('fish'));
-    expect(spawnSync('fish', ['-n', file]).status).toBe(0);
+  it.skipIf(skipShell('fish'))(
+    'gives a fish script that fish -n accepts and that offers the right words',
+    async () => {
+      const file = join(await mkdtemp(join(tmpdir(), 'gpulink-completion-')), 'gpulink.fish');
+      await writeFile(file, script('fish'));
+      expect(spawnSync('fish', ['-n', file]).status).toBe(0);
+      // fish's own completer on a command line, as a Tab would see it: the words, before each tab.
+      const offered = (line: string) =>
+        execFileSync('fish', ['-c', 'source $argv[1]; complete -C $argv[2]', file, line], {
+          encoding: 'utf8',
+        })
+          .trim()
+          .split('\n')
+          .map((l) => l.split('\t')[0])
+          .sort()
+          .join(' ');
+      expect(offered('gpulink jo')).toBe('jobs');
+      expect(offered('gpulink data ').split(' ')).toEqual(expect.arrayContaining(['push', 'ls', 'rm']));
+      expect(offered('gpulink jobs -o ')).toBe('json wide');
+      expect(offered('gpulink completion ')).toBe('bash fish zsh');
+      expect(offered('gpulink train vision --fit ').split(' ')).toContain('fine_tune');
+    },
+  );
+
+  it("shows an example in every command's --help, subcommands included", async () => {
+    // The command tree as the completion script lists it: each command with its subcommands.
+    const fish = script('fish');
+    const tree = new Map<string, string[]>();
+    for (const m of fish.matchAll(
+      /__fish_seen_subcommand_from (\S+); and not __fish_seen_subcommand_from [^']*' -a '([^']+)'/g,
+    )) {
+      const [, parent = '', sub = ''] = m;
+      tree.set(parent, [...(tree.get(parent) ?? []), sub]);
+    }
+    const top = [...fish.matchAll(/__fish_use_subcommand' -a '([^']+)'/g)].map((m) => m[1] ?? '');
+    expect(top.length).toBeGreaterThan(20);
+    const commands = top.flatMap((c) => [[c], ...(tree.get(c) ?? []).map((sub) => [c, sub])]);
+    const helps = await Promise.all(
+      commands.map((words) =>
+        execFileAsync(process.execPath, [gpulinkBin, ...words, '--help'], { encoding: 'utf8' }),
+      ),
+    );
+    const without = commands.filter(
+      (_, i) => !/\nExamples?:\n {2}.*\bgpulink\b/.test(helps[i]?.stdout ?? ''),
+    );
+    expect(without.map((w) => w.join(' '))).toEqual([]);
   });
 
   it('refuses a shell it has no script for as a usage error', async () => {

@@ -135,7 +135,10 @@ export function registerAgentCommands(program: Command): void {
     .option('--watch', 'keep refreshing')
     .option('--interval <ms>', 'milliseconds between samples', wholeNumber(1), 1000)
     .option('--json', 'NDJSON samples')
-    .addHelpText('after', '\nExample:\n  gpulink stats --watch')
+    .addHelpText(
+      'after',
+      '\nWith --watch in a terminal: full screen, q or Ctrl-C quits. Piped: one line per sample.\n\nExamples:\n  gpulink stats --watch\n  gpulink stats --json --interval 500 | head -5',
+    )
     .action(async (o: GlobalOptions & { watch?: boolean; interval: number }, cmd: Command) => {
       const g = mergedOptions(o, cmd);
       await withAgent(g, async (agent) => {

@@ -138,7 +138,8 @@ async function colabDown(options: ColabOptions): Promise<void> {
 export function registerColab(program: Command): void {
   const colab = program
     .command('colab')
-    .description("a Colab runtime through Google's Colab CLI, with the agent on it: colab up, colab down");
+    .description("a Colab runtime through Google's Colab CLI, with the agent on it: colab up, colab down")
+    .addHelpText('after', '\nExamples:\n  gpulink colab up --gpu T4\n  gpulink colab down');
 
   colab
     .command('up')

@@ -8,7 +8,13 @@ import { uploadFolder } from './data-source.js';
 import { type ListingOptions, printListing, withListingOptions } from './listing.js';
 
 export function registerData(program: Command): void {
-  const data = program.command('data').description('datasets on the agent');
+  const data = program
+    .command('data')
+    .description('datasets on the agent')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gpulink data push ./pets --name pets\n  gpulink data ls -o wide\n  gpulink data rm pets',
+    );
   data
     .command('push <DIR>')
     .description('upload a folder by content: only files the agent lacks are sent; a cut upload resumes')

@@ -107,7 +107,13 @@ function addCommon(cmd: Command, methods: readonly FitMethod[]): Command {
 }
 
 export function registerTrain(program: Command): void {
-  const train = program.command('train').description('train a fastai model on the agent');
+  const train = program
+    .command('train')
+    .description('train a fastai model on the agent')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  gpulink train vision ./digits --labels folder:train --no-pretrained --epochs 3\n  gpulink train tabular ./adult.csv --target salary --epochs 2\n  gpulink train vision --help      # every flag, with the defaults',
+    );
   addCommon(
     train
       .command('vision <DATA>')
