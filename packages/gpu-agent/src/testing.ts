@@ -117,20 +117,19 @@ export async function startTestAgent(options: TestAgentOptions = {}): Promise<Te
   return agent;
 }
 
+export { rawClients } from './test-utils/clients.js';
 export {
   BORE_CONTROL_PORT,
   type BoreRelay,
   findTestTool,
   startBoreRelay,
 } from './test-utils/external-tools.js';
-
 export {
   checkJupyterPython,
   startJupyterServer,
   type TestJupyterServer,
   type TestJupyterServerOptions,
 } from './test-utils/jupyter-server.js';
-export { rawClients } from './test-utils/clients.js';
 export { installNvidiaSmiStandIn } from './test-utils/nvidia-smi-standin.js';
 export { startTcpProxy, type TcpProxy } from './test-utils/tcp-proxy.js';
 
