@@ -57,6 +57,17 @@ def test_two_ranks_train_with_events_once(cancer_dir, tmp_path):
     assert (tmp_path / "artifacts" / "export.pkl").is_file()
 
 
+def test_a_users_distrib_ctx_script_trains_in_two_ranks_with_events_once(cancer_dir, tmp_path):
+    env = _script_env(tmp_path, cancer_dir / "cancer.csv")
+    run = run_worker(env, cwd=tmp_path)
+    assert run.returncode == 0, run.describe()
+    assert run.one("done") == {"outcome": "succeeded", "completedEpochs": 2}
+    # The script is unmodified: the callback that reports its fit was installed in each rank, and only
+    # rank 0's reports reach the agent.
+    assert len(run.of("fitStarted")) == 1, run.kinds()
+    assert [e["epoch"] for e in run.of("epochEnded")] == [0, 1], run.kinds()
+
+
 def test_a_failing_rank_fails_the_job_with_its_traceback(cancer_dir, tmp_path):
     env = _script_env(tmp_path, cancer_dir / "cancer.csv", env={"BOOM_RANK": "1"})
     run = run_worker(env, cwd=tmp_path)

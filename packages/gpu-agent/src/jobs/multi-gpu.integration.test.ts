@@ -207,4 +207,29 @@ describe('a job on two (stand-in) GPUs', () => {
     expect(err).toMatchObject({ code: status.INVALID_ARGUMENT });
     expect((err as { details: string }).details).toContain('this agent has 2');
   });
+
+  it("refuses the learning-rate finder on two GPUs (fastai's LRFinder reloads its weights in every rank), and changes nothing", async () => {
+    const before = await unaryCall<{ jobs: unknown[] }>((cb) =>
+      c.jobs.listJobs({ pageSize: 1000, pageToken: '', states: [], tags: [] }, c.metadata(), cb),
+    );
+    const vision = digits(1).value;
+    const finder = {
+      $case: 'lrFind',
+      value: { setup: { $case: 'vision', value: vision }, startLr: 1e-7, endLr: 10, numIterations: 20 },
+    };
+    const found = { $case: 'vision', value: { ...vision, lr: { value: { $case: 'find', value: true } } } };
+    for (const [task, fix] of [
+      [finder, 'set gpu_count 1'],
+      [found, 'set a fixed lr, or gpu_count 1'],
+    ] as const) {
+      const err = await submit(task, 2).catch((e: { code: number; details: string }) => e);
+      expect(err).toMatchObject({ code: status.INVALID_ARGUMENT });
+      expect((err as { details: string }).details).toContain(`runs on one GPU`);
+      expect((err as { details: string }).details).toContain(fix);
+    }
+    const after = await unaryCall<{ jobs: unknown[] }>((cb) =>
+      c.jobs.listJobs({ pageSize: 1000, pageToken: '', states: [], tags: [] }, c.metadata(), cb),
+    );
+    expect(after.jobs).toHaveLength(before.jobs.length);
+  });
 });
