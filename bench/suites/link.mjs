@@ -7,7 +7,7 @@
 // worker (round trips above loopback), event latency at 100 events/s (above the one-way delay), and the
 // stream's resume after the link is cut. The WebSocket carriage (through an HTTPS edge) and the kernel
 // transport (through a real jupyter_server) cross the same link: for them a smaller upload and pull,
-// the re-sync, job start and event latency.
+// and every other row (their small files against direct's rsync run).
 import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startJupyterServer } from '@gpulink/gpu-agent/testing';
@@ -236,16 +236,18 @@ async function profileRows(profile, ctx) {
           ...(await resyncs(a.client, f.small.dir, f.small.cache, reps, `${label} loopback`)),
         );
       } else {
-        log(`${label}: unchanged re-sync`);
-        f.again = await resyncs(client, figures.direct.small.dir, figures.direct.small.cache, reps, label);
+        // Files of their own (new to the agent), against direct's rsync over the same profile.
+        log(`${label}: ${count(smallCount)} small files, then their unchanged re-sync`);
+        await mkdir(join(dir, c));
+        const own = await smallFiles(client, join(dir, c), smallCount, reps, undefined, label);
+        f.small = { ours: own.ours, rsync: figures.direct.small.rsync };
+        f.again = own.again;
       }
       log(`${label}: events at 100/s for ${pacedSeconds} s`);
       await waitForWarmWorker(a.pid);
       f.latencies = await pacedEvents(client, ctx.eventSpec, pacedSeconds, label);
-      if (c === 'direct') {
-        log(`${label}: the same with the link cut for 2 s`);
-        f.resumedMs = await resumeAfterCut(client, ctx.eventSpec, pacedSeconds, link, label);
-      }
+      log(`${label}: the same with the link cut for 2 s`);
+      f.resumedMs = await resumeAfterCut(client, ctx.eventSpec, pacedSeconds, links[c], label);
       figures[c] = f;
     }
     log(`${profile}: submit -> first batch (warm worker) through each carriage and through loopback`);
