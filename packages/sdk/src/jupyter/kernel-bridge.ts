@@ -271,7 +271,9 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
       ready = undefined;
       // The comm closes are queued on the kernel WebSocket; a reply to a later shell message says the
       // kernel has handled them, so the relays end now, not at their idle limit (an agent stopping
-      // gracefully waits for its connections to go).
+      // gracefully waits for its connections to go). A WebSocket that is reconnecting holds them until
+      // it is back: disposing of it then would drop them.
+      if (kernel?.connectionStatus === 'connecting') await untilNotConnecting(kernel, 2_000);
       if (kernel?.connectionStatus === 'connected') {
         await Promise.race([
           kernel.requestKernelInfo().catch(() => undefined),
@@ -281,4 +283,21 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
       kernel?.dispose();
     },
   };
+}
+
+/** Resolves once `kernel`'s WebSocket is no longer reconnecting, or after `ms`. */
+function untilNotConnecting(kernel: KernelConnection, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      kernel.connectionStatusChanged.disconnect(onChange);
+      resolve();
+    };
+    const onChange = (_: unknown, status: Kernel.ConnectionStatus) => {
+      if (status !== 'connecting') done();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref();
+    kernel.connectionStatusChanged.connect(onChange);
+  });
 }

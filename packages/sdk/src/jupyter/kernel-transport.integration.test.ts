@@ -182,9 +182,12 @@ describe('gpulink+jupyter:// through a real Jupyter server', () => {
       } finally {
         await client.close();
       }
+      // Ended by the client's close, even when it finds the kernel WebSocket reconnecting after a
+      // cut: within 15 s, so not by the idle reaper (30 s).
       await eventually(
         async () => (await relayStatus()).relays === 0,
         'the relay of the closed client to end',
+        15_000,
       );
       expect(await relayStatus()).toEqual({ relays: 0, threads: 0 });
     });
