@@ -1,5 +1,5 @@
 // The built `gpulink` as plain processes (pipes, not a terminal) against a real agent.
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
@@ -9,6 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedHome, runGpulink } from './test-utils/run-cli.js';
 import { scriptJob } from './test-utils/script-job.js';
 import { Dashboard } from './ui/Dashboard.js';
+
+/** A 1x1 PNG: an image for a folder that is labelled, never trained on. */
+const ONE_PIXEL_PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAAAAAA6fptVAAAACklEQVR4nGNgAAAAAgABSK+kcQAAAABJRU5ErkJggg==',
+  'base64',
+);
 
 let agent: TestAgent;
 let env: Record<string, string>;
@@ -142,6 +148,25 @@ describe('every flag is checked before any work', () => {
     expect(run.stderr).not.toContain('files');
     expect(run.code).toBe(2);
     expect(await client.datasets.list()).toEqual(before);
+  });
+});
+
+describe('--labels', () => {
+  it('takes `folder` (the default, said out loud): the job is submitted with folder labels', async () => {
+    await using client = await connect(agent.url);
+    const folder = await mkdtemp(join(tmpdir(), 'gpulink-cli-labels-'));
+    for (const label of ['a', 'b']) {
+      await mkdir(join(folder, label));
+      await writeFile(join(folder, label, `${label}.png`), ONE_PIXEL_PNG);
+    }
+    const run = await gpulink(['train', 'vision', '.', '--labels', 'folder', '--no-pretrained', '--detach'], {
+      cwd: folder,
+    });
+    expect(run.stderr).not.toContain('INVALID_ARGUMENT');
+    expect(run.code).toBe(0);
+    const job = await client.jobs.get(run.stdout.trim());
+    await job.cancel().catch(() => undefined);
+    expect(job.info.resolvedTask).toMatchObject({ type: 'vision', labels: { folder: {} } });
   });
 });
 

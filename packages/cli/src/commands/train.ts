@@ -61,8 +61,9 @@ function jobOptions(o: CommonTrainOptions, agent: AgentClient): JobOptions {
   };
 }
 
-function labelsArg(v: string): VisionLabels | undefined {
-  if (v === 'folder') return undefined;
+function labelsArg(v: string): VisionLabels {
+  // Not undefined for the default: commander stores '' for a parser's undefined.
+  if (v === 'folder') return { folder: {} };
   if (v.startsWith('regex:')) return { fileNameRegex: v.slice('regex:'.length) };
   if (v.startsWith('csv:')) return { csv: { path: v.slice('csv:'.length) } };
   if (v.startsWith('folder:')) {
