@@ -160,19 +160,26 @@ export async function firstBatches(client, spec, agentPid, reps) {
   for (let rep = 0; rep < reps; rep++) {
     await waitForWarmWorker(agentPid);
     const t0 = now();
-    const job = await client.runScript(spec);
-    let at;
-    for await (const e of job.events()) {
-      if (e.type === 'batch') {
-        at = now() - t0;
-        break;
-      }
-      if (e.type === 'state' && !['queued', 'starting', 'running'].includes(e.state))
-        throw new Error(`the training job ended ${e.state} before its first batch`);
-    }
-    times.push(at);
-    await job.cancel().catch(() => undefined);
-    await job.wait().catch(() => undefined);
+    times.push(await untilFirstBatch(await client.runScript(spec), t0));
   }
   return times;
+}
+
+/**
+ * Follows `job` to its first `batch` event and returns the ms from `t0` to it; the job is then
+ * cancelled and waited for. Throws when the job ends before a batch.
+ */
+export async function untilFirstBatch(job, t0) {
+  let at;
+  for await (const e of job.events()) {
+    if (e.type === 'batch') {
+      at = now() - t0;
+      break;
+    }
+    if (e.type === 'state' && !['queued', 'starting', 'running'].includes(e.state))
+      throw new Error(`job ${job.id} ended ${e.state} before its first batch`);
+  }
+  await job.cancel().catch(() => undefined);
+  await job.wait().catch(() => undefined);
+  return at;
 }

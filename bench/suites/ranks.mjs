@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { rawClients } from '@gpulink/gpu-agent/testing';
 import { FitMethod, JobSpec } from '@gpulink/proto';
 import { median, now, seconds, speedup } from '../lib/figures.mjs';
+import { untilFirstBatch } from '../lib/link-measures.mjs';
 import { waitForWarmWorker } from '../lib/processes.mjs';
 import { makeDigits, startAgent, tempDir } from '../lib/setup.mjs';
 
@@ -48,19 +49,7 @@ async function firstBatch(a, raw, datasetId, gpus) {
       e ? reject(e) : resolve(r.job.id),
     ),
   );
-  const job = await a.client.jobs.get(id);
-  let at;
-  for await (const e of job.events()) {
-    if (e.type === 'batch') {
-      at = now() - t0;
-      break;
-    }
-    if (e.type === 'state' && !['queued', 'starting', 'running'].includes(e.state))
-      throw new Error(`the ${gpus}-GPU job ended ${e.state} before its first batch`);
-  }
-  await job.cancel().catch(() => undefined);
-  await job.wait().catch(() => undefined);
-  return at;
+  return untilFirstBatch(await a.client.jobs.get(id), t0);
 }
 
 export async function run({ quick, log, reps: given }) {

@@ -232,6 +232,7 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
     ensureKernel().then(
       (kernel) => {
         if (!open.has(carried)) return;
+        hurryReconnect(kernel);
         const comm = kernel.createComm(relayTarget);
         carried.comm = comm;
         comm.onMsg = (msg) => onRelayMessage(carried, msg);
@@ -241,6 +242,26 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
       () => end(carried),
     );
   };
+
+  // Jupyter's client waits a random delay of up to 2^n - 1 s before its n-th reconnect (n up to 7):
+  // after a link was down for 2 s the stream came back 25 s later. While connections wait on a
+  // reconnecting WebSocket, it is asked to try again every second instead (an attempt in flight has
+  // that long to finish); the asking stops once it is connected, gone, or nobody waits.
+  let hurrying: NodeJS.Timeout | undefined;
+  function hurryReconnect(kernel: KernelConnection): void {
+    if (hurrying !== undefined || kernel.connectionStatus !== 'connecting') return;
+    const ask = () => {
+      if (closing || kernel.isDisposed || kernel.connectionStatus !== 'connecting' || open.size === 0) {
+        clearInterval(hurrying);
+        hurrying = undefined;
+        return;
+      }
+      kernel.reconnect().catch(() => undefined);
+    };
+    hurrying = setInterval(ask, 1_000);
+    hurrying.unref();
+    ask();
+  }
 
   const { server: listener, port } = await listenLoopback(carry, { allowHalfOpen: true });
   const heartbeat = setInterval(() => {
@@ -263,6 +284,7 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
     close: async () => {
       closing = true;
       clearInterval(heartbeat);
+      clearInterval(hurrying);
       await closeLoopback(listener, () => {
         for (const carried of [...open]) end(carried);
       });
