@@ -6,7 +6,7 @@
 // jupyter_server and ipykernel for a real Jupyter server), into the worker's virtualenv.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +33,11 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
 
 say('building the packages (turbo reuses what has not changed)');
 run(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--output-logs=errors-only']);
+
+// `npx gpulink` in the checkout: npm links no bin of a workspace that the root does not depend on.
+const gpulinkBin = join(root, 'node_modules', '.bin', 'gpulink');
+if (!existsSync(gpulinkBin) && !lstatSync(gpulinkBin, { throwIfNoEntry: false })?.isSymbolicLink())
+  symlinkSync(join('..', '@gpulink', 'cli', 'dist', 'bin.js'), gpulinkBin);
 
 run(join(root, 'packages', 'gpu-agent', 'python', 'setup-venv.sh'), []);
 

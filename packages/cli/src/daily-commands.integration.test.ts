@@ -5,6 +5,7 @@ import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startTestAgent, type TestAgent } from '@gpulink/gpu-agent/testing';
 import { type AgentClient, connect, type Job } from '@gpulink/sdk';
@@ -147,6 +148,12 @@ describe('completion', () => {
       (_, i) => !/\nExamples?:\n {2}.*\bgpulink\b/.test(helps[i]?.stdout ?? ''),
     );
     expect(without.map((w) => w.join(' '))).toEqual([]);
+  });
+
+  it('runs as `npx gpulink` in the checkout, which the set-up links (npm links no bin of a workspace)', async () => {
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const run = await execFileAsync('npx', ['--no', '--', 'gpulink', '--version'], { cwd: root, encoding: 'utf8' });
+    expect(run.stdout).toMatch(/^gpulink \d+\.\d+\.\d+/);
   });
 
   it('refuses a shell it has no script for as a usage error', async () => {
