@@ -152,7 +152,10 @@ describe('completion', () => {
 
   it('runs as `npx gpulink` in the checkout, which the set-up links (npm links no bin of a workspace)', async () => {
     const root = fileURLToPath(new URL('../../..', import.meta.url));
-    const run = await execFileAsync('npx', ['--no', '--', 'gpulink', '--version'], { cwd: root, encoding: 'utf8' });
+    const run = await execFileAsync('npx', ['--no', '--', 'gpulink', '--version'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(run.stdout).toMatch(/^gpulink \d+\.\d+\.\d+/);
   });
 
