@@ -36,7 +36,7 @@ run(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--output-logs
 
 // `npx gpulink` in the checkout: npm links no bin of a workspace that the root does not depend on.
 const gpulinkBin = join(root, 'node_modules', '.bin', 'gpulink');
-if (!existsSync(gpulinkBin) && !lstatSync(gpulinkBin, { throwIfNoEntry: false })?.isSymbolicLink())
+if (!lstatSync(gpulinkBin, { throwIfNoEntry: false }))
   symlinkSync(join('..', '@gpulink', 'cli', 'dist', 'bin.js'), gpulinkBin);
 
 run(join(root, 'packages', 'gpu-agent', 'python', 'setup-venv.sh'), []);

@@ -7,6 +7,7 @@ import { makeBigFile } from './big-file.mjs';
 import { receiver } from './event-receiver.mjs';
 import { now } from './figures.mjs';
 import { waitForWarmWorker } from './processes.mjs';
+import { untilFirstBatch } from './runs.mjs';
 import { makeSmallFiles } from './small-files.mjs';
 import { tcpCopy } from './tcp-copy.mjs';
 
@@ -163,23 +164,4 @@ export async function firstBatches(client, spec, agentPid, reps) {
     times.push(await untilFirstBatch(await client.runScript(spec), t0));
   }
   return times;
-}
-
-/**
- * Follows `job` to its first `batch` event and returns the ms from `t0` to it; the job is then
- * cancelled and waited for. Throws when the job ends before a batch.
- */
-export async function untilFirstBatch(job, t0) {
-  let at;
-  for await (const e of job.events()) {
-    if (e.type === 'batch') {
-      at = now() - t0;
-      break;
-    }
-    if (e.type === 'state' && !['queued', 'starting', 'running'].includes(e.state))
-      throw new Error(`job ${job.id} ended ${e.state} before its first batch`);
-  }
-  await job.cancel().catch(() => undefined);
-  await job.wait().catch(() => undefined);
-  return at;
 }

@@ -54,3 +54,22 @@ export async function runJob(submit, onEvent = () => {}) {
   }
   return { ms, jobId: job.id };
 }
+
+/**
+ * Follows `job` to its first `batch` event and returns the ms from `t0` to it; the job is then
+ * cancelled and waited for. Throws when the job ends before a batch.
+ */
+export async function untilFirstBatch(job, t0) {
+  let at;
+  for await (const e of job.events()) {
+    if (e.type === 'batch') {
+      at = now() - t0;
+      break;
+    }
+    if (e.type === 'state' && !['queued', 'starting', 'running'].includes(e.state))
+      throw new Error(`job ${job.id} ended ${e.state} before its first batch`);
+  }
+  await job.cancel().catch(() => undefined);
+  await job.wait().catch(() => undefined);
+  return at;
+}

@@ -6,11 +6,11 @@
 // its first batch.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rawClients } from '@gpulink/gpu-agent/testing';
+import { rawClients, unaryCall } from '@gpulink/gpu-agent/testing';
 import { FitMethod, JobSpec } from '@gpulink/proto';
 import { median, now, seconds, speedup } from '../lib/figures.mjs';
-import { untilFirstBatch } from '../lib/link-measures.mjs';
 import { waitForWarmWorker } from '../lib/processes.mjs';
+import { untilFirstBatch } from '../lib/runs.mjs';
 import { makeDigits, startAgent, tempDir } from '../lib/setup.mjs';
 
 export const name = 'ranks';
@@ -44,12 +44,10 @@ function visionSpec(datasetId, gpus) {
 /** Submit -> first batch event, in ms; the job is cancelled then, and waited for. */
 async function firstBatch(a, raw, datasetId, gpus) {
   const t0 = now();
-  const id = await new Promise((resolve, reject) =>
-    raw.jobs.submitJob({ spec: visionSpec(datasetId, gpus), idempotencyKey: '' }, raw.metadata(), (e, r) =>
-      e ? reject(e) : resolve(r.job.id),
-    ),
+  const { job } = await unaryCall((cb) =>
+    raw.jobs.submitJob({ spec: visionSpec(datasetId, gpus), idempotencyKey: '' }, raw.metadata(), cb),
   );
-  return untilFirstBatch(await a.client.jobs.get(id), t0);
+  return untilFirstBatch(await a.client.jobs.get(job.id), t0);
 }
 
 export async function run({ quick, log, reps: given }) {

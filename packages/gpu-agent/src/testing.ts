@@ -117,7 +117,7 @@ export async function startTestAgent(options: TestAgentOptions = {}): Promise<Te
   return agent;
 }
 
-export { rawClients } from './test-utils/clients.js';
+export { rawClients, unaryCall } from './test-utils/clients.js';
 export {
   BORE_CONTROL_PORT,
   type BoreRelay,
