@@ -13,9 +13,9 @@ import {
   limitsOf,
   pauseBeforeRetry,
   type RetryPolicy,
-  serverStream,
   unaryWithRetry,
 } from './rpc.js';
+import { serverStream } from './rpc-streams.js';
 import type { ArtifactInfo } from './types.js';
 
 /**

@@ -10,7 +10,8 @@ import {
 } from '@gpulink/proto';
 import type { HashedFile, LocalFile } from './dataset-files.js';
 import { GpulinkError, toGpulinkError } from './errors.js';
-import { type CallContext, clientStream, type OperationLimits } from './rpc.js';
+import type { CallContext, OperationLimits } from './rpc.js';
+import { clientStream } from './rpc-streams.js';
 
 /** Upload messages written but not yet taken by the connection, at most (bytes, then count). */
 const IN_FLIGHT_BYTES = 16 << 20;

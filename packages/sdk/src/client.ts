@@ -24,9 +24,9 @@ import {
   limitsOf,
   pauseBeforeRetry,
   type RetryPolicy,
-  serverStream,
   unaryWithRetry,
 } from './rpc.js';
+import { serverStream } from './rpc-streams.js';
 import { openTransport, type Transport } from './transport.js';
 import type { AgentInfo, EnvironmentReport, StatsSample } from './types.js';
 

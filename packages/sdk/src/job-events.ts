@@ -13,8 +13,8 @@ import {
   type OperationLimits,
   pauseBeforeRetry,
   type RetryPolicy,
-  serverStream,
 } from './rpc.js';
+import { serverStream } from './rpc-streams.js';
 import type { JobEvent } from './types.js';
 
 /**
