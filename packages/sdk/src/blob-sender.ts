@@ -19,12 +19,84 @@ const IN_FLIGHT_MESSAGES = 64;
 /** Small blobs read ahead of the one being sent. */
 const READ_AHEAD = 16;
 
-/** @internal */
+/** The chunk size PrepareUpload gives; when the agent does not say, well under grpc-js's 4 MiB default message limit. */
+export function chunkBytesOf(maxChunkBytes: number): number {
+  return maxChunkBytes > 0 ? maxChunkBytes : 1 << 20;
+}
+
+/** A blob the agent lacks, as PrepareUpload names it. */
+export interface MissingBlobRef {
+  sha256: string;
+  sizeBytes: number;
+  receivedBytes: number;
+}
+
+/**
+ * The blobs one UploadBlobs stream sends, queued as they become known: all at once after
+ * PrepareUpload, or batch by batch while a first upload still hashes its folder (early-upload.ts).
+ * Closed when no more will come; closed with an error, the stream is abandoned.
+ * @internal
+ */
+export class BlobQueue {
+  #items: MissingBlobRef[] = [];
+  #head = 0;
+  #closed: { error: unknown } | undefined;
+  #wake: (() => void) | undefined;
+
+  static of(blobs: readonly MissingBlobRef[]): BlobQueue {
+    const queue = new BlobQueue();
+    queue.push(blobs);
+    queue.close();
+    return queue;
+  }
+
+  push(blobs: readonly MissingBlobRef[]): void {
+    if (this.#closed) return;
+    for (const blob of blobs) this.#items.push(blob);
+    this.#wake?.();
+  }
+
+  close(error?: unknown): void {
+    this.#closed ??= { error };
+    this.#wake?.();
+  }
+
+  /** The next blob if one is queued now; undefined when none is (yet). */
+  take(): MissingBlobRef | undefined {
+    if (this.#closed?.error !== undefined) throw this.#closed.error;
+    const blob = this.#items[this.#head];
+    if (blob === undefined) return undefined;
+    this.#head++;
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return blob;
+  }
+
+  /** The next blob, waiting for one; undefined once the queue is closed and empty. */
+  async next(): Promise<MissingBlobRef | undefined> {
+    for (;;) {
+      const blob = this.take();
+      if (blob || this.#closed) return blob;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+      this.#wake = undefined;
+    }
+  }
+}
+
+/**
+ * Sends the queued blobs on one UploadBlobs stream, each from the offset the agent holds, until the
+ * queue is closed and empty; then half-closes and returns the agent's answer.
+ * @internal
+ */
 export async function sendBlobs(
   ctx: CallContext,
   client: DataServiceClient,
-  missing: { sha256: string; sizeBytes: number; receivedBytes: number }[],
-  bySha: Map<string, HashedFile>,
+  queue: BlobQueue,
+  bySha: ReadonlyMap<string, HashedFile>,
   chunkBytes: number,
   limits: OperationLimits,
   onSent: (bytes: number) => void,
@@ -63,7 +135,7 @@ export async function sendBlobs(
       await oldest.written;
     }
   };
-  const fileOf = (blob: { sha256: string }) => {
+  const fileOf = (blob: MissingBlobRef) => {
     const file = bySha.get(blob.sha256);
     if (!file) {
       throw new GpulinkError(
@@ -78,26 +150,31 @@ export async function sendBlobs(
   };
   // A file that fits one chunk (most files of an image dataset) is read whole, a few blobs ahead of
   // the one being sent, so reading and sending overlap.
-  const isSmall = (blob: (typeof missing)[number]) =>
-    blob.receivedBytes < blob.sizeBytes && blob.sizeBytes <= chunkBytes;
-  const reads = new Map<number, Promise<UploadChunkMessage>>();
-  const readAhead = (from: number) => {
-    for (let i = from; i < Math.min(missing.length, from + READ_AHEAD); i++) {
-      const blob = missing[i] as (typeof missing)[number];
-      if (reads.has(i) || !isSmall(blob)) continue;
-      const read = readSmallBlob(fileOf(blob), blob);
-      read.catch(() => {});
-      reads.set(i, read);
-    }
+  const ahead: Array<{ blob: MissingBlobRef; file: HashedFile; whole?: Promise<UploadChunkMessage> }> = [];
+  const readAhead = (blob: MissingBlobRef) => {
+    const file = fileOf(blob);
+    if (blob.receivedBytes < blob.sizeBytes && blob.sizeBytes <= chunkBytes) {
+      const whole = readSmallBlob(file, blob);
+      whole.catch(() => {});
+      ahead.push({ blob, file, whole });
+    } else ahead.push({ blob, file });
   };
   try {
-    for (const [i, blob] of missing.entries()) {
-      const file = fileOf(blob);
+    for (;;) {
+      for (let b = ahead.length < READ_AHEAD ? queue.take() : undefined; b; ) {
+        readAhead(b);
+        b = ahead.length < READ_AHEAD ? queue.take() : undefined;
+      }
+      const next = ahead.shift();
+      if (!next) {
+        const blob = await queue.next();
+        if (!blob) break;
+        readAhead(blob);
+        continue;
+      }
+      const { blob, file, whole } = next;
       if (blob.receivedBytes >= file.sizeBytes) continue;
-      readAhead(i);
-      const whole = reads.get(i);
       if (whole) {
-        reads.delete(i);
         await send(await whole);
         continue;
       }

@@ -258,6 +258,7 @@ const KEPT_BYTES_BUDGET = 64 << 20;
  * one synchronous call: on a folder of many small images, a promise-based read (open, stat, read,
  * close, each a hop through libuv's thread pool) costs several times the hashing itself. The reads
  * run in slices of at most {@link SYNC_SLICE_MS}, so timers and streams of the process still run.
+ * `onHashed` sees each file as soon as its hash is known (`read`: not from the cache).
  * @internal
  */
 export async function hashFiles(
@@ -265,6 +266,7 @@ export async function hashFiles(
   cache: HashCache,
   onProgress: (file: LocalFile | undefined, bytes: number) => void,
   checkStop: () => void,
+  onHashed?: (file: HashedFile, read: boolean) => void,
 ): Promise<HashedFile[]> {
   const out: HashedFile[] = new Array(files.length);
   let keptBytes = 0;
@@ -272,6 +274,7 @@ export async function hashFiles(
   for (const [i, file] of files.entries()) {
     checkStop();
     let sha256 = cache.get(file);
+    const cached = sha256 !== undefined;
     let bytes: Buffer | undefined;
     if (sha256 === undefined) {
       const hashedAtMs = Date.now();
@@ -296,7 +299,9 @@ export async function hashFiles(
     } else {
       onProgress(undefined, file.sizeBytes);
     }
-    out[i] = bytes ? { ...file, sha256, bytes } : { ...file, sha256 };
+    const hashed: HashedFile = bytes ? { ...file, sha256, bytes } : { ...file, sha256 };
+    out[i] = hashed;
+    onHashed?.(hashed, !cached);
     onProgress(file, 0);
   }
   return out;

@@ -1,10 +1,12 @@
-// One folder's upload: hash (with the size+mtime cache), PrepareUpload, the missing blobs
+// One folder's upload: hash (with the size+mtime cache) while sending what the agent lacks of the
+// files hashed so far (early-upload.ts), PrepareUpload of the whole manifest, any blobs still missing
 // (blob-sender.ts), CommitDataset; retried from PrepareUpload while the agent is unreachable.
 import { basename, resolve } from 'node:path';
 import type { DataServiceClient, ManifestEntry } from '@gpulink/proto';
-import { sendBlobs } from './blob-sender.js';
+import { BlobQueue, chunkBytesOf, sendBlobs } from './blob-sender.js';
 import { datasetInfo } from './convert.js';
 import { defaultHashCachePath, HashCache, type HashedFile, hashFiles, walkFolder } from './dataset-files.js';
+import { EarlyUpload } from './early-upload.js';
 import { GpulinkError, toGpulinkError } from './errors.js';
 import {
   backoffDelay,
@@ -29,7 +31,10 @@ import type { DatasetInfo } from './types.js';
  * ```
  */
 export interface UploadProgress {
-  /** `'hashing'` local files, `'uploading'` the blobs the agent lacks, `'committing'` the dataset, `'done'`. */
+  /**
+   * `'hashing'` local files, `'uploading'` the blobs the agent lacks, `'committing'` the dataset, `'done'`.
+   * A first upload starts sending while it still hashes: `bytesSent` and `bytesToSend` grow from then on.
+   */
   phase: 'hashing' | 'uploading' | 'committing' | 'done';
   /** Files in the folder. */
   filesTotal: number;
@@ -39,7 +44,7 @@ export interface UploadProgress {
   bytesTotal: number;
   /** Bytes hashed so far (files whose hash came from the cache count at once). */
   bytesHashed: number;
-  /** Bytes the agent lacks and this upload must send (known from the 'uploading' phase on). */
+  /** Bytes the agent lacks and this upload must send (all known from the 'uploading' phase on). */
   bytesToSend: number;
   /** File bytes sent so far. */
   bytesSent: number;
@@ -104,8 +109,11 @@ export interface UploadResult {
   resumedBytes: number;
 }
 
-/** When the agent does not say, chunks stay well under grpc-js's 4 MiB default message limit. */
-const fallbackChunkBytes = 1 << 20;
+/** A blob arrived other than hashed: the cached hashes are not trusted again. */
+function forgetHashes(cache: HashCache, files: HashedFile[]): void {
+  for (const f of files) cache.forget(f);
+  void cache.save();
+}
 
 function isTransient(error: GpulinkError): boolean {
   return error.code === 'UNAVAILABLE';
@@ -144,30 +152,65 @@ export async function uploadFolder(
       : await HashCache.load(
           typeof options.hashCache === 'string' ? options.hashCache : defaultHashCachePath(),
         );
-  const files = await hashFiles(
-    local,
-    cache,
-    (file, bytes) => {
-      progress.bytesHashed += bytes;
-      if (file) progress.filesHashed++;
-      report();
+  let sentBytes = 0;
+  let failures = 0;
+  const onSent = (n: number) => {
+    sentBytes += n;
+    progress.bytesSent = sentBytes;
+    failures = 0;
+    report();
+  };
+  // Blobs the agent lacks go out while the rest of the folder is hashed (early-upload.ts).
+  const early = new EarlyUpload(
+    ctx,
+    client,
+    { name, whole: { fileCount: local.length, totalBytes: progress.bytesTotal } },
+    limits,
+    (bytes) => {
+      progress.bytesToSend += bytes;
     },
-    () => checkLimits(ctx, limits),
+    onSent,
   );
-  await cache.save();
+  let files: HashedFile[];
+  try {
+    files = await hashFiles(
+      local,
+      cache,
+      (file, bytes) => {
+        progress.bytesHashed += bytes;
+        if (file) progress.filesHashed++;
+        report();
+      },
+      () => checkLimits(ctx, limits),
+      (file, read) => early.hashed(file, read),
+    );
+  } catch (e) {
+    early.fail(e);
+    throw e;
+  }
+  if (early.started) {
+    progress.phase = 'uploading';
+    report();
+  }
+  const [earlyError] = await Promise.all([early.finish(), cache.save()]);
+  if (earlyError?.code === 'DATA_LOSS') forgetHashes(cache, files);
+  // Anything else but a lost connection or a refusal of the whole folder (which the whole manifest
+  // answers exactly, below) is the upload's answer.
+  if (earlyError && earlyError.code !== 'UNAVAILABLE' && earlyError.code !== 'RESOURCE_EXHAUSTED')
+    throw earlyError;
 
   const manifest: ManifestEntry[] = files.map((f) => ({
     path: f.path,
     sizeBytes: f.sizeBytes,
     sha256: f.sha256,
   }));
-  const bySha = new Map<string, HashedFile>();
-  for (const f of files) if (!bySha.has(f.sha256)) bySha.set(f.sha256, f);
+  const bySha = early.bySha;
   const uniqueBytes = [...bySha.values()].reduce((n, f) => n + f.sizeBytes, 0);
 
-  let sentBytes = 0;
-  let firstPlan: { reusedBytes: number; resumedBytes: number } | undefined;
-  let failures = 0;
+  let firstPlan: { reusedBytes: number; resumedBytes: number } | undefined = early.started
+    ? { reusedBytes: uniqueBytes - early.missingBytes, resumedBytes: early.resumedBytes }
+    : undefined;
+  let planned = false;
   for (;;) {
     try {
       const plan = await unaryWithRetry(
@@ -178,26 +221,27 @@ export async function uploadFolder(
         { name, files: manifest, commitIfComplete: true },
         limits,
       );
-      if (firstPlan === undefined) {
-        const missingBytes = plan.missing.reduce((n, b) => n + b.sizeBytes, 0);
-        const resumedBytes = plan.missing.reduce((n, b) => n + b.receivedBytes, 0);
-        firstPlan = { reusedBytes: uniqueBytes - missingBytes, resumedBytes };
-        progress.bytesToSend = missingBytes - resumedBytes;
+      const missingBytes = plan.missing.reduce((n, b) => n + b.sizeBytes, 0);
+      const resumedBytes = plan.missing.reduce((n, b) => n + b.receivedBytes, 0);
+      if (firstPlan === undefined) firstPlan = { reusedBytes: uniqueBytes - missingBytes, resumedBytes };
+      if (!planned) {
+        // What the early sending sent, and what is still to send.
+        planned = true;
+        progress.bytesToSend = sentBytes + missingBytes - resumedBytes;
       }
       progress.phase = 'uploading';
       report();
       if (plan.missing.length > 0) {
-        const chunkBytes = plan.maxChunkBytes > 0 ? plan.maxChunkBytes : fallbackChunkBytes;
-        await sendBlobs(ctx, client, plan.missing, bySha, chunkBytes, limits, (n) => {
-          sentBytes += n;
-          progress.bytesSent = sentBytes;
-          failures = 0;
-          report();
-        }).catch((e: unknown) => {
-          if (e instanceof GpulinkError && e.code === 'DATA_LOSS') {
-            for (const f of files) cache.forget(f);
-            void cache.save();
-          }
+        await sendBlobs(
+          ctx,
+          client,
+          BlobQueue.of(plan.missing),
+          bySha,
+          chunkBytesOf(plan.maxChunkBytes),
+          limits,
+          onSent,
+        ).catch((e: unknown) => {
+          if (e instanceof GpulinkError && e.code === 'DATA_LOSS') forgetHashes(cache, files);
           throw e;
         });
       }

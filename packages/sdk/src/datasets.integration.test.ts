@@ -73,6 +73,32 @@ describe('datasets.upload()', () => {
     expect(listed.map((d) => d.id)).toContain(first.dataset.id);
   });
 
+  it('sends a first upload while it still hashes the folder, each content once', async () => {
+    // 64 files of 1 MiB: the agent is asked about the first ones long before the last are hashed.
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 64; i++) files[`part-${String(i).padStart(2, '0')}.bin`] = uniqueBytes(MiB);
+    files['copy-of-part-00.bin'] = files['part-00.bin'] as Buffer;
+    await writeFiles(join(dir, 'early'), files);
+    const total = 65 * MiB;
+    await using client = await connect(url);
+
+    const progress: UploadProgress[] = [];
+    const before = proxy.bytesToAgent;
+    const first = await client.datasets.upload(join(dir, 'early'), {
+      hashCache: false,
+      onProgress: (p) => progress.push(p),
+    });
+    const wire = proxy.bytesToAgent - before;
+    expect(progress.some((p) => p.phase === 'hashing' && p.bytesSent > 0)).toBe(true);
+    expect(first).toMatchObject({ fileCount: 65, totalBytes: total, sentBytes: 64 * MiB, reusedBytes: 0 });
+    expect(first.dataset).toMatchObject({ fileCount: 65, sizeBytes: total });
+    // Every content once: the manifests and framing are the rest.
+    expect(wire).toBeLessThan(64 * MiB + 256 * 1024);
+    expect(progress.at(-1)).toMatchObject({ phase: 'done', bytesToSend: 64 * MiB, bytesSent: 64 * MiB });
+    const sent = progress.map((p) => p.bytesSent);
+    expect(sent).toEqual([...sent].sort((a, b) => a - b));
+  });
+
   it('resumes an aborted upload without resending what arrived', async () => {
     const size = 24 * MiB;
     await writeFiles(join(dir, 'big'), { 'weights.bin': uniqueBytes(size), 'small.txt': 'small' });

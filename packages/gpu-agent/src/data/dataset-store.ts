@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, linkSync, rmSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Dataset, ManifestEntry, MissingBlob } from '@gpulink/proto';
+import type { Dataset, ManifestEntry, MissingBlob, UploadWhole } from '@gpulink/proto';
 import { failedPrecondition, invalidArgument, notFound } from '../rpc/status-error.js';
 import { writeFileAtomic } from '../state/state-dir.js';
 import { type BlobChunk, MAX_CHUNK_BYTES, receiveBlobs, SHA256 } from './blob-receiver.js';
@@ -103,14 +103,25 @@ export class DatasetStore {
     return { id, files: sorted };
   }
 
+  /**
+   * What of a manifest the agent lacks; with `commitAs`, a manifest found complete is committed under
+   * that name in the same call (its checks already made). With `partOf`, `files` are the first files
+   * of a folder still being hashed: the whole folder is held to the file limit and the free disk
+   * first, and nothing is committed.
+   */
   async prepare(
     files: ManifestEntry[],
-  ): Promise<{ id: string; missing: MissingBlob[]; alreadyCommitted: boolean }> {
+    options: { partOf?: UploadWhole; commitAs?: string } = {},
+  ): Promise<{ id: string; missing: MissingBlob[]; alreadyCommitted: boolean; dataset?: Dataset }> {
+    const { partOf, commitAs } = options;
+    if (partOf && partOf.fileCount > MAX_FILES)
+      throw invalidArgument(`part_of.file_count: more than ${MAX_FILES} files`);
     const { id, files: sorted } = this.checkManifest(files);
     const bySha = new Map(sorted.map((f) => [f.sha256, f.sizeBytes]));
     // A committed dataset's files are links to its blobs, which stay while it exists: none is missing.
-    if (await exists(join(this.#datasetDir(id), 'manifest.json'))) {
-      return { id, missing: [], alreadyCommitted: true };
+    if (!partOf && (await exists(join(this.#datasetDir(id), 'manifest.json')))) {
+      const dataset = commitAs === undefined ? undefined : await this.get(id);
+      return { id, missing: [], alreadyCommitted: true, dataset };
     }
     const storedSizes = await this.#storedSizes([...bySha.keys()]);
     checkStoredSizes(bySha, storedSizes);
@@ -121,8 +132,23 @@ export class DatasetStore {
     });
     const missing = found.filter((m) => m !== undefined);
     const needed = missing.reduce((n, m) => n + (m.sizeBytes - m.receivedBytes), 0);
-    await checkFits(this.dirs.uploadsDir, needed, `the ${missing.length} blob(s) still to upload need`);
-    return { id, missing, alreadyCommitted: false };
+    if (partOf) {
+      // The files not yet hashed count in full: none of them is known to be stored.
+      const listed = sorted.reduce((n, f) => n + f.sizeBytes, 0);
+      const rest = Math.max(0, partOf.totalBytes - listed);
+      await checkFits(
+        this.dirs.uploadsDir,
+        needed + rest,
+        `the folder of ${partOf.fileCount} file(s) being uploaded needs up to`,
+      );
+    } else {
+      await checkFits(this.dirs.uploadsDir, needed, `the ${missing.length} blob(s) still to upload need`);
+    }
+    const dataset =
+      commitAs !== undefined && !partOf && missing.length === 0
+        ? await this.#materialise(commitAs, id, sorted)
+        : undefined;
+    return { id, missing, alreadyCommitted: false, dataset };
   }
 
   /** The sizes of those of `shas` the agent has stored. */
@@ -169,12 +195,19 @@ export class DatasetStore {
     // Each declared size against the blob stored, before anything is written: a dataset's size is
     // the bytes it holds.
     const bySha = new Map(sorted.map((f) => [f.sha256, f.sizeBytes]));
-    // No upload delivers the empty blob (content-addressed: storing it changes no dataset).
-    if (bySha.has(EMPTY_SHA256)) await this.#storeEmptyBlob();
     const storedSizes = await this.#storedSizes([...bySha.keys()]);
     checkStoredSizes(bySha, storedSizes);
-    const notStored = [...bySha.keys()].filter((sha) => !storedSizes.has(sha));
+    // No upload delivers the empty blob: #materialise stores it.
+    const notStored = [...bySha.keys()].filter((sha) => sha !== EMPTY_SHA256 && !storedSizes.has(sha));
     if (notStored.length > 0) throw notUploaded(notStored);
+    return this.#materialise(name, id, sorted);
+  }
+
+  /** Links a checked manifest's files (sorted) to their blobs as dataset `id`, then writes its manifest. */
+  async #materialise(name: string, id: string, sorted: ManifestEntry[]): Promise<Dataset> {
+    const dir = this.#datasetDir(id);
+    // No upload delivers the empty blob (content-addressed: storing it changes no dataset).
+    if (sorted.some((f) => f.sha256 === EMPTY_SHA256)) await this.#storeEmptyBlob();
     const staging = `${dir}.staging-${process.pid}-${Date.now()}`;
     try {
       const targets = sorted.map((f) => ({

@@ -121,6 +121,34 @@ describe('sizes declared in a manifest', () => {
     expect(await stateFiles()).toEqual(before.files);
   });
 
+  it('holds a partial prepare (part_of) to the whole folder, and commits nothing on it', async () => {
+    const before = { list: await list(), files: await stateFiles() };
+    const partial = (files: ManifestEntry[], partOf: { fileCount: number; totalBytes: number }) =>
+      unaryCall<{ missing: { sha256: string }[]; dataset?: Dataset; alreadyCommitted: boolean }>((cb) =>
+        c.data.prepareUpload({ name: 'partial', files, commitIfComplete: true, partOf }, c.metadata(), cb),
+      );
+    const known = { path: 'known.txt', ...stored };
+    const unknown = { path: 'unknown.txt', sha256: sha256('not uploaded yet'), sizeBytes: 16 };
+    // The listed files fit; the folder they belong to does not: refused before any of it is sent.
+    const tooBig = await failure(
+      partial([known], { fileCount: 3, totalBytes: (await freeBytes()) + 2 ** 30 }),
+    );
+    expect(status[tooBig.code]).toBe('RESOURCE_EXHAUSTED');
+    expect(tooBig.details).toMatch(/folder of 3 file\(s\) being uploaded needs up to \d+ bytes.*bytes free/);
+    const tooMany = await failure(partial([known], { fileCount: 1_000_001, totalBytes: 30 }));
+    expect(status[tooMany.code]).toBe('INVALID_ARGUMENT');
+    expect(tooMany.details).toContain('part_of.file_count: more than 1000000 files');
+    // A folder that fits: what is missing of these files, and no commit even when none is missing.
+    const some = await partial([known, unknown], { fileCount: 3, totalBytes: 40 });
+    expect(some.missing.map((m) => m.sha256)).toEqual([unknown.sha256]);
+    expect(some.dataset).toBeUndefined();
+    const complete = await partial([known], { fileCount: 3, totalBytes: 40 });
+    expect(complete).toMatchObject({ missing: [], alreadyCommitted: false });
+    expect(complete.dataset).toBeUndefined();
+    expect(await list()).toEqual(before.list);
+    expect(await stateFiles()).toEqual(before.files);
+  });
+
   it('lists what a dataset holds on disk, whatever its manifest file claims', async () => {
     // A manifest written by an agent that took sizes on trust: the list shows the bytes on disk.
     const id = `ds_${'ab'.repeat(12)}`;

@@ -27,10 +27,11 @@ export function createDataService(deps: {
   const { datasets, jobs } = deps;
   return {
     prepareUpload: unary(async (req) => {
-      const { id, missing, alreadyCommitted } = await datasets.prepare(req.files);
       // Nothing to send: committing now spares the client the CommitDataset round trip.
-      const dataset =
-        req.commitIfComplete && missing.length === 0 ? await datasets.commit(req.name, req.files) : undefined;
+      const { id, missing, alreadyCommitted, dataset } = await datasets.prepare(req.files, {
+        partOf: req.partOf,
+        commitAs: req.commitIfComplete ? req.name : undefined,
+      });
       return { datasetId: id, missing, alreadyCommitted, maxChunkBytes: MAX_CHUNK_BYTES, dataset };
     }),
     uploadBlobs: clientStream(async (requests) => {

@@ -42,13 +42,31 @@ export interface ManifestEntry {
 export interface PrepareUploadRequest {
   /** A name for lists, e.g. "digits". Optional. */
   name: string;
-  /** Every file of the dataset. */
+  /** Every file of the dataset (or, with `part_of`, the files hashed so far). */
   files: ManifestEntry[];
   /**
    * When the agent holds every blob already, commit the dataset in this call (as CommitDataset with
    * the same name and files) and return it in `dataset`: an unchanged re-sync is one round trip.
    */
-  commitIfComplete?: boolean | undefined;
+  commitIfComplete?:
+    | boolean
+    | undefined;
+  /**
+   * Set when `files` are only the first files of a folder still being hashed: the client sends what
+   * is missing of them while it hashes the rest, and prepares the whole manifest at the end. The
+   * agent refuses at once what it would refuse of the whole folder, before any of it is sent: more
+   * files than it takes (INVALID_ARGUMENT), or less free disk than the folder's bytes not found
+   * among `files` already stored (RESOURCE_EXHAUSTED). `commit_if_complete` is then ignored.
+   */
+  partOf?: UploadWhole | undefined;
+}
+
+/** The whole folder a partial PrepareUpload belongs to. */
+export interface UploadWhole {
+  /** Files in the folder. */
+  fileCount: number;
+  /** Their total size, bytes. */
+  totalBytes: number;
 }
 
 /** A blob the agent still needs. */
@@ -290,7 +308,7 @@ export const ManifestEntry: MessageFns<ManifestEntry> = {
 };
 
 function createBasePrepareUploadRequest(): PrepareUploadRequest {
-  return { name: "", files: [], commitIfComplete: undefined };
+  return { name: "", files: [], commitIfComplete: undefined, partOf: undefined };
 }
 
 export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
@@ -303,6 +321,9 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
     }
     if (message.commitIfComplete !== undefined) {
       writer.uint32(24).bool(message.commitIfComplete);
+    }
+    if (message.partOf !== undefined) {
+      UploadWhole.encode(message.partOf, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -344,6 +365,14 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
             message.commitIfComplete = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.partOf = UploadWhole.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -365,6 +394,11 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
         : isSet(object.commit_if_complete)
         ? globalThis.Boolean(object.commit_if_complete)
         : undefined,
+      partOf: isSet(object.partOf)
+        ? UploadWhole.fromJSON(object.partOf)
+        : isSet(object.part_of)
+        ? UploadWhole.fromJSON(object.part_of)
+        : undefined,
     };
   },
 
@@ -379,6 +413,9 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
     if (message.commitIfComplete !== undefined) {
       obj.commitIfComplete = message.commitIfComplete;
     }
+    if (message.partOf !== undefined) {
+      obj.partOf = UploadWhole.toJSON(message.partOf);
+    }
     return obj;
   },
 
@@ -390,6 +427,102 @@ export const PrepareUploadRequest: MessageFns<PrepareUploadRequest> = {
     message.name = object.name ?? "";
     message.files = object.files?.map((e) => ManifestEntry.fromPartial(e)) || [];
     message.commitIfComplete = object.commitIfComplete ?? undefined;
+    message.partOf = (object.partOf !== undefined && object.partOf !== null)
+      ? UploadWhole.fromPartial(object.partOf)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUploadWhole(): UploadWhole {
+  return { fileCount: 0, totalBytes: 0 };
+}
+
+export const UploadWhole: MessageFns<UploadWhole> = {
+  encode(message: UploadWhole, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.fileCount !== 0) {
+      writer.uint32(8).uint32(message.fileCount);
+    }
+    if (message.totalBytes !== 0) {
+      writer.uint32(16).uint64(message.totalBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UploadWhole {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUploadWhole();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.fileCount = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.totalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UploadWhole {
+    return {
+      fileCount: isSet(object.fileCount)
+        ? globalThis.Number(object.fileCount)
+        : isSet(object.file_count)
+        ? globalThis.Number(object.file_count)
+        : 0,
+      totalBytes: isSet(object.totalBytes)
+        ? globalThis.Number(object.totalBytes)
+        : isSet(object.total_bytes)
+        ? globalThis.Number(object.total_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: UploadWhole): unknown {
+    const obj: any = {};
+    if (message.fileCount !== 0) {
+      obj.fileCount = Math.round(message.fileCount);
+    }
+    if (message.totalBytes !== 0) {
+      obj.totalBytes = Math.round(message.totalBytes);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UploadWhole>): UploadWhole {
+    return UploadWhole.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UploadWhole>): UploadWhole {
+    const message = createBaseUploadWhole();
+    message.fileCount = object.fileCount ?? 0;
+    message.totalBytes = object.totalBytes ?? 0;
     return message;
   },
 };
