@@ -99,6 +99,27 @@ describe('datasets.upload()', () => {
     expect(sent).toEqual([...sent].sort((a, b) => a - b));
   });
 
+  it('finishes a first upload whose connection is cut while it sends and still hashes', async () => {
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 64; i++) files[`part-${String(i).padStart(2, '0')}.bin`] = uniqueBytes(MiB);
+    await writeFiles(join(dir, 'early-cut'), files);
+    await using client = await connect(url);
+    let cut = false;
+    const result = await client.datasets.upload(join(dir, 'early-cut'), {
+      hashCache: false,
+      onProgress: (p) => {
+        if (!cut && p.phase === 'hashing' && p.bytesSent > 0) {
+          cut = true;
+          proxy.cutAll();
+        }
+      },
+    });
+    expect(cut).toBe(true);
+    // Every blob arrived verified (the agent hashes each), the ones cut in the middle resumed.
+    expect(result.dataset).toMatchObject({ fileCount: 64, sizeBytes: 64 * MiB });
+    expect(result.fileCount).toBe(64);
+  });
+
   it('resumes an aborted upload without resending what arrived', async () => {
     const size = 24 * MiB;
     await writeFiles(join(dir, 'big'), { 'weights.bin': uniqueBytes(size), 'small.txt': 'small' });

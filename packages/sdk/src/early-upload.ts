@@ -45,8 +45,10 @@ export class EarlyUpload {
 
   /** hashFiles' `onHashed`: a file whose hash is now known (`read`: not from the cache). */
   hashed(file: HashedFile, read: boolean): void {
-    if (this.#error || this.bySha.has(file.sha256)) return;
+    if (this.bySha.has(file.sha256)) return;
+    // Kept even once stopped: the whole manifest's upload sends from it.
     this.bySha.set(file.sha256, file);
+    if (this.#error) return;
     this.#batch.push(file);
     if (read) {
       this.#readBytes += file.sizeBytes;

@@ -29,7 +29,7 @@ export async function resolveDataArg(agent: AgentClient, arg: string, mode: Outp
 
 /**
  * Uploads a folder through the content-addressed path, reporting progress on stderr: files and bytes
- * hashed, then bytes sent, each with its rate and the time left.
+ * hashed (and sent meanwhile), then bytes sent, each with its rate and the time left.
  */
 export async function uploadFolder(agent: AgentClient, dir: string, mode: OutputMode, name?: string) {
   const line = mode === 'json' ? undefined : createProgressLine(process.stderr);
@@ -41,8 +41,10 @@ export async function uploadFolder(agent: AgentClient, dir: string, mode: Output
       const at = Date.now();
       if (p.phase === 'hashing') {
         meters.hashing.update(p.bytesHashed, at);
+        // A first upload sends what the agent lacks while it still hashes.
+        const sent = p.bytesSent > 0 ? `; ${formatBytes(p.bytesSent)} sent` : '';
         line.update(
-          `hashing ${p.filesHashed}/${p.filesTotal} files, ${transferText(p.bytesHashed, p.bytesTotal, meters.hashing)}`,
+          `hashing ${p.filesHashed}/${p.filesTotal} files, ${transferText(p.bytesHashed, p.bytesTotal, meters.hashing)}${sent}`,
           p.phase,
         );
       } else if (p.phase === 'uploading') {
