@@ -75,7 +75,7 @@ class GpulinkCallback(Callback):
     def before_fit(self):
         job = jobmod.current()
         # Every rank of a job on several GPUs counts, skips, resumes and cancels its fits alike
-        # (or they part ways at a collective); only rank 0's writer sends events (ranks.py).
+        # (or they part ways at a collective); only rank 0's writer sends events (rank.py).
         if job is None:
             return
         if self._g_inference():

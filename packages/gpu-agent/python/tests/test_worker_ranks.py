@@ -1,4 +1,4 @@
-"""Jobs in several processes (ranks.py): two real ranks on the CPU under `accelerate launch`, gloo.
+"""Jobs in several processes (ranks.py, each rank rank.py): two real ranks on the CPU under `accelerate launch`, gloo.
 
 The agent's stand-in GPUs are CPU processes (no GPU exists here); the training is real.
 """
