@@ -291,20 +291,38 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
       const kernel = current;
       current = undefined;
       ready = undefined;
-      // The comm closes are queued on the kernel WebSocket; a reply to a later shell message says the
-      // kernel has handled them, so the relays end now, not at their idle limit (an agent stopping
-      // gracefully waits for its connections to go). A WebSocket that is reconnecting holds them until
-      // it is back: disposing of it then would drop them.
-      if (kernel?.connectionStatus === 'connecting') await untilNotConnecting(kernel, 2_000);
+      // Every relay of this client ends now, not at its idle limit (an agent stopping gracefully
+      // waits for its connections to go): a last comm of a newer generation sweeps them all, those
+      // whose comm close a cut of the WebSocket lost included, and its answer says the kernel has
+      // done so. A WebSocket that is reconnecting is asked to try at once: disposing of it would
+      // drop what it holds.
+      if (kernel?.connectionStatus === 'connecting') {
+        kernel.reconnect().catch(() => undefined);
+        await untilNotConnecting(kernel, 5_000);
+      }
       if (kernel?.connectionStatus === 'connected') {
         await Promise.race([
-          kernel.requestKernelInfo().catch(() => undefined),
-          new Promise((resolve) => setTimeout(resolve, 2_000).unref()),
+          sweepRelays(kernel, { client, generation: generation + 1 }),
+          new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
         ]);
       }
       kernel?.dispose();
     },
   };
+}
+
+/** Opens a comm that only sweeps the client's relays of older generations; resolves at its answer. */
+function sweepRelays(kernel: KernelConnection, of: { client: string; generation: number }): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      const comm = kernel.createComm(relayTarget);
+      comm.onMsg = () => resolve();
+      comm.onClose = () => resolve();
+      comm.open({ ...of, sweep_only: true });
+    } catch {
+      resolve();
+    }
+  });
 }
 
 /** Resolves once `kernel`'s WebSocket is no longer reconnecting, or after `ms`. */
