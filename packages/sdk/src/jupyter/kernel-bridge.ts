@@ -292,37 +292,24 @@ export async function startKernelBridge(options: KernelBridgeOptions): Promise<L
       current = undefined;
       ready = undefined;
       // Every relay of this client ends now, not at its idle limit (an agent stopping gracefully
-      // waits for its connections to go): a last comm of a newer generation sweeps them all, those
-      // whose comm close a cut of the WebSocket lost included, and its answer says the kernel has
-      // done so. A WebSocket that is reconnecting is asked to try at once: disposing of it would
-      // drop what it holds.
+      // waits for its connections to go): the kernel is asked to end them all, those whose comm
+      // close a cut of the WebSocket lost included, and its reply says it has done so (an execute
+      // request: a new comm would start a subshell that disposing of the kernel cancels). A
+      // WebSocket that is reconnecting is asked to try at once: disposing of it would drop what it
+      // holds.
       if (kernel?.connectionStatus === 'connecting') {
         kernel.reconnect().catch(() => undefined);
         await untilNotConnecting(kernel, 5_000);
       }
       if (kernel?.connectionStatus === 'connected') {
         await Promise.race([
-          sweepRelays(kernel, { client, generation: generation + 1 }),
+          runPython(kernel, `gpulink_relay_close_client(${JSON.stringify(client)})`).catch(() => undefined),
           new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
         ]);
       }
       kernel?.dispose();
     },
   };
-}
-
-/** Opens a comm that only sweeps the client's relays of older generations; resolves at its answer. */
-function sweepRelays(kernel: KernelConnection, of: { client: string; generation: number }): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      const comm = kernel.createComm(relayTarget);
-      comm.onMsg = () => resolve();
-      comm.onClose = () => resolve();
-      comm.open({ ...of, sweep_only: true });
-    } catch {
-      resolve();
-    }
-  });
 }
 
 /** Resolves once `kernel`'s WebSocket is no longer reconnecting, or after `ms`. */

@@ -171,6 +171,12 @@ def _reap():
                 relay.close("client silent")
 
 
+def gpulink_relay_close_client(client):
+    """Ends every relay of `client` (its bridge closing): those whose comm close a cut lost too."""
+    for relay in [r for r in _relays if r.client == client]:
+        relay.close(None)
+
+
 def gpulink_relay_status():
     """What the relay holds now: open relays and relay threads (the tests read it)."""
     names = [t.name for t in threading.enumerate() if t.name.startswith("gpulink-relay-")]
